@@ -1,0 +1,448 @@
+# The protocol state machine.
+#
+# The connection pushes a Request for every unit of work that ends in a
+# ReadyForQuery (a simple Query, or extended-protocol messages closed by
+# Sync), writes its bytes, and awaits the request's waiter.  The core
+# consumes backend messages in arrival order and attributes them to the
+# request at the head of the queue; a request whose waiter was cancelled
+# still consumes its messages up to its ReadyForQuery, so the next request
+# never sees stale results.
+#
+# ParameterStatus 'S', NoticeResponse 'N' and NotificationResponse 'A' are
+# legal in every state and are handled before the per-request switch.
+
+from collections import deque
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.list cimport PyList_Append
+from cpython.ref cimport Py_INCREF
+from libc.stdint cimport int16_t, int32_t, uint32_t, uint8_t
+
+
+cdef enum RequestKind:
+    REQ_SIMPLE = 1        # Query: any number of result sets, text format
+    REQ_EXTENDED = 2      # Bind/Execute.../Sync against a described Statement
+    REQ_PREPARE = 3       # Parse/Describe(S)/Sync
+    REQ_SYNC = 4          # bare Sync or Close/Sync: no results expected
+
+
+cdef enum CoreState:
+    ST_NEW = 0
+    ST_STARTUP = 1        # every message goes to the startup sink as an object
+    ST_READY = 2
+    ST_CLOSED = 3
+
+
+cdef class ListenerNotificationMsg:
+    """One NOTIFY, as a Listener delivers it."""
+    cdef readonly int process_id
+    cdef readonly str channel
+    cdef readonly str payload
+    cdef readonly object connection
+
+    def __init__(self, int process_id, str channel, str payload, connection=None):
+        self.process_id = process_id
+        self.channel = channel
+        self.payload = payload
+        self.connection = connection
+
+    def __repr__(self):
+        return (f"ListenerNotificationMsg(process_id={self.process_id}, "
+                f"channel={self.channel!r}, payload={self.payload!r})")
+
+    def __eq__(self, other):
+        if not isinstance(other, ListenerNotificationMsg):
+            return NotImplemented
+        o = <ListenerNotificationMsg>other
+        return (self.process_id == o.process_id and self.channel == o.channel
+                and self.payload == o.payload)
+
+    def __hash__(self):
+        return hash((self.process_id, self.channel, self.payload))
+
+
+cdef class Request:
+    """One round of work ending in ReadyForQuery, and what it produced."""
+    cdef:
+        readonly int kind
+        readonly object waiter
+        public Statement statement
+        readonly list rows            # rows of the current/last result set
+        readonly list results         # REQ_SIMPLE: [(column_names, rows, tag), ...]
+        readonly list tags
+        readonly object error_fields  # first ErrorResponse's fields, or None
+        readonly object param_oids    # REQ_PREPARE: ParameterDescription
+        readonly object columns       # REQ_PREPARE / SIMPLE: RowDescription fields
+        readonly bint suspended       # PortalSuspended seen (cursor has more rows)
+        readonly bint empty_query
+        readonly list copy_data       # CopyData received in copy-out
+        public object copy_in_handler  # called on CopyInResponse; else CopyFail
+        tuple _simple_names
+        readonly object transaction_status
+        readonly object decode_error  # first value that failed to decode
+
+    def __cinit__(self, int kind, waiter, Statement statement=None):
+        self.kind = kind
+        self.waiter = waiter
+        self.statement = statement
+        self.rows = []
+        self.results = []
+        self.tags = []
+        self.error_fields = None
+        self.param_oids = None
+        self.columns = None
+        self.suspended = False
+        self.empty_query = False
+        self.copy_data = None
+        self.copy_in_handler = None
+        self._simple_names = None
+        self.transaction_status = None
+        self.decode_error = None
+
+    @property
+    def tag(self):
+        return self.tags[-1] if self.tags else None
+
+    def __repr__(self):
+        return f"<Request kind={self.kind} rows={len(self.rows)} tags={self.tags}>"
+
+
+REQUEST_SIMPLE = REQ_SIMPLE
+REQUEST_EXTENDED = REQ_EXTENDED
+REQUEST_PREPARE = REQ_PREPARE
+REQUEST_SYNC = REQ_SYNC
+
+
+cdef class CoreProtocol:
+    """Sans-IO protocol state for one connection.
+
+    Feed it with ``get_buffer``/``buffer_updated`` (asyncio BufferedProtocol
+    style) or ``feed(bytes)``.  It never does I/O itself: replies it must make
+    on its own (CopyFail for an unexpected COPY FROM STDIN) go through the
+    ``writer`` callable."""
+    cdef:
+        ReadBuffer _rb
+        object _requests              # deque[Request]
+        int _state
+        readonly dict parameters      # ParameterStatus values
+        readonly int backend_pid
+        readonly int backend_secret
+        readonly str transaction_status   # 'I', 'T', 'E'
+        public object startup_sink    # callable(msg) during startup
+        public object notification_handler  # callable(ListenerNotificationMsg) -> bool pause
+        public object notice_handler  # callable(fields dict)
+        public object fatal_handler   # callable(exception): the stream is unusable
+        public object async_error_handler  # callable(fields): ErrorResponse with no request
+        public object writer          # callable(bytes)
+        public object owner           # the Connection given to notifications
+        bint _paused
+        readonly object error         # the exception that broke the stream, if any
+        readonly unsigned long long notifications_received
+
+    def __cinit__(self, Py_ssize_t max_message_size=0x40000000):
+        self._rb = ReadBuffer(max_message_size)
+        self._requests = deque()
+        self._state = ST_NEW
+        self.parameters = {}
+        self.backend_pid = 0
+        self.backend_secret = 0
+        self.transaction_status = 'I'
+        self._paused = False
+        self.error = None
+        self.notifications_received = 0
+
+    # ---- feeding ---------------------------------------------------------
+
+    def get_buffer(self, Py_ssize_t sizehint=-1):
+        return self._rb.get_buffer(sizehint)
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        self._rb.buffer_updated(nbytes)
+        if not self._paused:
+            self._process()
+
+    def feed(self, data):
+        """Append received bytes and process every complete message."""
+        cdef Py_buffer view
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            self._rb.append(<const char*>view.buf, view.len)
+        finally:
+            PyBuffer_Release(&view)
+        if not self._paused:
+            self._process()
+
+    @property
+    def paused(self):
+        return self._paused
+
+    def resume(self):
+        """Continue with buffered messages after the notification handler paused us."""
+        self._paused = False
+        self._process()
+        return self._paused
+
+    @property
+    def buffered_bytes(self):
+        return self._rb.size()
+
+    cdef void _process(self):
+        cdef Py_ssize_t k
+        cdef char mtype
+        cdef Frame body
+        if self._state == ST_CLOSED:
+            return
+        try:
+            while not self._paused:
+                k = next_frame(self._rb.data(), self._rb.size(), self._rb.max_message_size,
+                               &mtype, &body)
+                if k == 0:
+                    break
+                # Consume first: a handler may re-enter (resume) or raise.
+                self._rb.consume(k)
+                self._dispatch(mtype, &body)
+        except BaseException as e:
+            self._fatal(e)
+
+    cdef int _fatal(self, object exc) except -1:
+        if self._state == ST_CLOSED:
+            return 0
+        self._state = ST_CLOSED
+        self.error = exc
+        self._fail_all(exc)
+        if self.fatal_handler is not None:
+            self.fatal_handler(exc)
+        return 0
+
+    cdef int _fail_all(self, object exc) except -1:
+        cdef Request req
+        while self._requests:
+            req = self._requests.popleft()
+            if not req.waiter.done():
+                req.waiter.set_exception(exc)
+        return 0
+
+    def connection_lost(self, exc):
+        """The transport is gone: fail every pending request with ``exc``."""
+        if self._state != ST_CLOSED:
+            self._state = ST_CLOSED
+            self.error = exc
+            self._fail_all(exc)
+
+    # ---- requests --------------------------------------------------------
+
+    def start_startup(self, sink):
+        self._state = ST_STARTUP
+        self.startup_sink = sink
+
+    def end_startup(self):
+        self.startup_sink = None
+        if self._state == ST_STARTUP:
+            self._state = ST_READY
+
+    def push_request(self, Request req):
+        if self._state == ST_CLOSED:
+            raise self.error if self.error is not None else ConnectionError("connection closed")
+        self._requests.append(req)
+
+    @property
+    def pending_requests(self):
+        return len(self._requests)
+
+    @property
+    def is_closed(self):
+        return self._state == ST_CLOSED
+
+    # ---- dispatch --------------------------------------------------------
+
+    cdef int _dispatch(self, char mtype, Frame* f) except -1:
+        cdef Request req
+        if mtype == b'A':
+            return self._on_notification(f)
+        if mtype == b'S':
+            msg = parse_message(mtype, f)
+            self.parameters[msg.name] = msg.value
+            if self._state == ST_STARTUP and self.startup_sink is not None:
+                self.startup_sink(msg)
+            return 0
+        if mtype == b'N':
+            fields = parse_error_fields(f)
+            frame_done(f, mtype)
+            if self.notice_handler is not None:
+                try:
+                    self.notice_handler(fields)
+                except Exception:
+                    pass
+            return 0
+        if self._state == ST_STARTUP:
+            msg = parse_message(mtype, f)
+            if mtype == b'K':
+                self.backend_pid = msg.process_id
+                self.backend_secret = msg.secret_key
+            elif mtype == b'Z':
+                self.transaction_status = msg.status
+            self.startup_sink(msg)
+            return 0
+        if not self._requests:
+            return self._on_unsolicited(mtype, f)
+        req = <Request>self._requests[0]
+        if mtype == b'D':
+            return self._on_data_row(req, f)
+        if mtype == b'C':
+            tag = frame_cstr_str(f)
+            frame_done(f, mtype)
+            req.tags.append(tag)
+            if req.kind == REQ_SIMPLE:
+                req.results.append((req._simple_names, req.rows, tag))
+                req.rows = []
+                req._simple_names = None
+            return 0
+        if mtype == b'Z':
+            status = frame_byte(f)
+            frame_done(f, mtype)
+            if status != 73 and status != 84 and status != 69:
+                raise ProtocolError(f"invalid transaction status {status} in ReadyForQuery")
+            self.transaction_status = chr(status)
+            req.transaction_status = self.transaction_status
+            self._requests.popleft()
+            if not req.waiter.done():
+                req.waiter.set_result(req)
+            return 0
+        if mtype == b'E':
+            fields = parse_error_fields(f)
+            frame_done(f, mtype)
+            if req.error_fields is None:
+                req.error_fields = fields
+            return 0
+        if mtype == b'T':
+            cols = parse_row_description_fields(f)
+            if req.kind == REQ_SIMPLE:
+                req._simple_names = tuple([c.name for c in cols])
+                req.columns = cols
+            else:
+                req.columns = cols
+            return 0
+        if mtype == b'2' or mtype == b'1' or mtype == b'3':
+            frame_done(f, mtype)
+            return 0
+        if mtype == b't':
+            req.param_oids = parse_message(mtype, f).type_oids
+            return 0
+        if mtype == b'n':
+            frame_done(f, mtype)
+            req.columns = ()
+            return 0
+        if mtype == b's':
+            frame_done(f, mtype)
+            req.suspended = True
+            return 0
+        if mtype == b'I':
+            frame_done(f, mtype)
+            req.empty_query = True
+            if req.kind == REQ_SIMPLE:
+                req.results.append((None, [], None))
+            return 0
+        if mtype == b'G':
+            parse_copy_response(f, mtype)
+            return self._on_copy_in(req)
+        if mtype == b'H':
+            parse_copy_response(f, mtype)
+            req.copy_data = []
+            return 0
+        if mtype == b'W':
+            raise ProtocolError("CopyBothResponse (replication) is not supported on this connection")
+        if mtype == b'd':
+            if req.copy_data is None:
+                raise ProtocolError("CopyData outside of COPY")
+            req.copy_data.append(frame_bytes(f, f.n))
+            return 0
+        if mtype == b'c':
+            frame_done(f, mtype)
+            return 0
+        raise ProtocolError(f"unexpected message {chr(<uint8_t>mtype)!r} while a query runs",
+                            msg_type=bytes([<uint8_t>mtype]))
+
+    cdef int _on_copy_in(self, Request req) except -1:
+        if req.copy_in_handler is not None:
+            req.copy_in_handler()
+            return 0
+        # COPY FROM STDIN issued through a plain query: refuse instead of hanging.
+        if self.writer is not None:
+            b = WriteBuffer()
+            write_copy_fail(b, "COPY FROM STDIN is not supported by execute(); "
+                               "use binary_copy_to_table() or copy_records_to_table()")
+            self.writer(b.to_bytes())
+        return 0
+
+    cdef int _on_unsolicited(self, char mtype, Frame* f) except -1:
+        if mtype == b'E':
+            # e.g. FATAL terminating connection due to administrator command
+            fields = parse_error_fields(f)
+            frame_done(f, mtype)
+            if self.async_error_handler is not None:
+                self.async_error_handler(fields)
+            return 0
+        raise ProtocolError(
+            f"unexpected message {chr(<uint8_t>mtype)!r} with no request in flight",
+            msg_type=bytes([<uint8_t>mtype]))
+
+    cdef int _on_notification(self, Frame* f) except -1:
+        cdef int32_t pid = frame_int32(f)
+        cdef Py_ssize_t n1, n2
+        cdef const char* ch = frame_cstr(f, &n1)
+        cdef const char* pl = frame_cstr(f, &n2)
+        cdef ListenerNotificationMsg msg
+        frame_done(f, b'A')
+        msg = ListenerNotificationMsg.__new__(ListenerNotificationMsg)
+        msg.process_id = pid
+        msg.channel = decode_utf8(ch, n1)
+        msg.payload = decode_utf8(pl, n2)
+        msg.connection = self.owner
+        self.notifications_received += 1
+        if self.notification_handler is not None:
+            if self.notification_handler(msg):
+                self._paused = True
+        return 0
+
+    cdef int _on_data_row(self, Request req, Frame* f) except -1:
+        cdef int16_t ncols = frame_int16(f)
+        cdef int16_t i
+        cdef int32_t vlen
+        cdef tuple row
+        cdef object val
+        cdef Statement st = req.statement
+        cdef decode_func* decs = NULL
+        if ncols < 0:
+            raise ProtocolError(f"negative column count {ncols} in DataRow", msg_type=b"D")
+        if st is not None and req.kind == REQ_EXTENDED:
+            if ncols != st.ncols:
+                raise ProtocolError(
+                    f"DataRow has {ncols} columns, RowDescription said {st.ncols}", msg_type=b"D")
+            decs = st.decoders
+        frame_need(f, <Py_ssize_t>ncols * 4)
+        row = PyTuple_New(ncols)
+        for i in range(ncols):
+            vlen = frame_int32(f)
+            if vlen == -1:
+                val = None
+            elif vlen < 0:
+                raise ProtocolError(f"invalid value length {vlen} in DataRow", msg_type=b"D")
+            else:
+                frame_need(f, vlen)
+                # A value we cannot decode fails this request, not the
+                # connection: the framing is intact.
+                try:
+                    if decs != NULL and decs[i] != NULL:
+                        val = decs[i](f.p, vlen)
+                    else:
+                        val = decode_text_value(f.p, vlen)
+                except Exception as e:
+                    if req.decode_error is None:
+                        req.decode_error = e
+                    val = None
+                f.p += vlen
+                f.n -= vlen
+            Py_INCREF(val)
+            PyTuple_SET_ITEM(row, i, val)
+        frame_done(f, b'D')
+        PyList_Append(req.rows, row)
+        return 0

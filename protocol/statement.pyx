@@ -1,0 +1,159 @@
+# Prepared statements: what Describe told us about a statement, resolved to
+# C-level codec pointers once, so executing it decodes rows with no lookups.
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+
+
+cdef class Statement:
+    """A parsed statement: parameter type OIDs, result columns and the
+    per-column decoders chosen for them."""
+    cdef:
+        readonly str name
+        readonly str query
+        readonly tuple param_oids
+        readonly tuple columns          # FieldDescription per result column
+        readonly tuple column_names
+        readonly tuple result_formats   # 1 binary / 0 text per column
+        decode_func* decoders           # NULL entry: text column
+        Py_ssize_t ncols
+        public bint closed
+        public object cache_key
+
+    def __cinit__(self):
+        self.decoders = NULL
+        self.ncols = 0
+        self.param_oids = ()
+        self.columns = ()
+        self.column_names = ()
+        self.result_formats = ()
+        self.closed = False
+
+    def __init__(self, str name, str query, param_oids, columns):
+        self.name = name
+        self.query = query
+        self.set_description(param_oids, columns)
+
+    cpdef set_description(self, param_oids, columns):
+        cdef Py_ssize_t i
+        cdef decode_func dec
+        self.param_oids = tuple(param_oids or ())
+        self.columns = tuple(columns or ())
+        self.ncols = len(self.columns)
+        if self.decoders != NULL:
+            PyMem_Free(self.decoders)
+            self.decoders = NULL
+        if self.ncols:
+            self.decoders = <decode_func*>PyMem_Malloc(sizeof(decode_func) * self.ncols)
+            if self.decoders == NULL:
+                raise MemoryError
+        fmts = []
+        for i in range(self.ncols):
+            dec = binary_decoder(<uint32_t>self.columns[i].type_oid)
+            self.decoders[i] = dec
+            fmts.append(1 if dec != NULL else 0)
+        self.result_formats = tuple(fmts)
+        self.column_names = tuple([c.name for c in self.columns])
+
+    def __dealloc__(self):
+        if self.decoders != NULL:
+            PyMem_Free(self.decoders)
+            self.decoders = NULL
+
+    def __repr__(self):
+        return f"<Statement {self.name!r} params={len(self.param_oids)} columns={self.ncols}>"
+
+
+cdef int write_bind(WriteBuffer b, str portal, Statement st, object params) except -1:
+    """Bind ``params`` (a sequence) to ``st``, encoding each by the type the
+    server inferred for it; result formats follow the chosen decoders."""
+    cdef Py_ssize_t i, n, fmt_at
+    cdef int16_t fmt = 0
+    cdef tuple oids = st.param_oids
+    if params is None:
+        params = ()
+    n = len(params)
+    if n != len(oids):
+        raise ParameterCountError(
+            f"the statement takes {len(oids)} parameter(s), {n} given")
+    b.start_message(b'B')
+    b.write_str(portal)
+    b.write_str(st.name)
+    # Parameter format codes are known only after encoding each value; reserve
+    # one int16 per parameter and patch them.
+    b.write_int16(<int16_t>n)
+    fmt_at = b._len
+    b._grow(2 * n)
+    b._len += 2 * n
+    b.write_int16(<int16_t>n)
+    for i in range(n):
+        try:
+            encode_param(b, <uint32_t>oids[i], params[i], &fmt)
+        except PyToRustValueMappingError as e:
+            b.reset()
+            raise PyToRustValueMappingError(f"parameter ${i + 1}: {e}") from None
+        except Exception:
+            b.reset()
+            raise
+        pack_uint16(b._buf + fmt_at + 2 * i, <uint16_t>fmt)
+    if st.ncols == 0:
+        b.write_int16(0)
+    else:
+        b.write_int16(<int16_t>st.ncols)
+        for i in range(st.ncols):
+            b.write_int16(1 if st.decoders[i] != NULL else 0)
+    return b.end_message()
+
+
+def build_prepare(str name, str query, param_oids=None):
+    """Parse + Describe(statement) + Sync."""
+    cdef WriteBuffer b = WriteBuffer()
+    write_parse(b, name, query, param_oids)
+    write_describe(b, b'S', name)
+    write_empty(b, b'S')
+    return b.to_bytes()
+
+
+def build_execute_statement(Statement st, params, str portal="", int32_t max_rows=0,
+                            bint sync=True, bint describe_portal=False):
+    """Bind + [Describe(portal)] + Execute [+ Sync] for a described statement."""
+    cdef WriteBuffer b = WriteBuffer()
+    write_bind(b, portal, st, params)
+    if describe_portal:
+        write_describe(b, b'P', portal)
+    write_execute(b, portal, max_rows)
+    if sync:
+        write_empty(b, b'S')
+    return b.to_bytes()
+
+
+def build_execute_many(Statement st, seq_of_params):
+    """Bind + Execute per parameter set, then one Sync: a pipelined batch."""
+    cdef WriteBuffer b = WriteBuffer(8192)
+    for params in seq_of_params:
+        write_bind(b, "", st, params)
+        write_execute(b, "", 0)
+    write_empty(b, b'S')
+    return b.to_bytes()
+
+
+def build_close_statement(str name, bint sync=True):
+    cdef WriteBuffer b = WriteBuffer()
+    write_close(b, b'S', name)
+    if sync:
+        write_empty(b, b'S')
+    return b.to_bytes()
+
+
+def build_portal_execute(str portal, int32_t max_rows):
+    """Execute more rows of an open portal, then Sync."""
+    cdef WriteBuffer b = WriteBuffer()
+    write_execute(b, portal, max_rows)
+    write_empty(b, b'S')
+    return b.to_bytes()
+
+
+def build_close_portal(str portal):
+    cdef WriteBuffer b = WriteBuffer()
+    write_close(b, b'P', portal)
+    write_empty(b, b'S')
+    return b.to_bytes()

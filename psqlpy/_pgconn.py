@@ -1,0 +1,313 @@
+"""The low-level connection: one socket, the Cython core, request/response.
+
+Everything public (Connection, Transaction, Listener, pool) is built on
+``PgConnection``; it knows the protocol flows (simple query, prepare,
+bind/execute, cancel) but nothing about the psqlpy API's result shapes.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+
+from . import protocol as _proto
+from .exceptions import (
+    BaseConnectionError,
+    ConnectionClosedError,
+    ConnectionExecuteError,
+    make_server_error,
+)
+
+log = logging.getLogger("psqlpy.connection")
+
+# SQLSTATEs that mean a cached statement is gone or stale: re-prepare once.
+_STALE_STATEMENT = {"26000", "0A000"}
+
+
+class PgConnection:
+    __slots__ = (
+        "loop", "core", "protocol", "transport", "config", "host", "port",
+        "_stmt_cache", "_stmt_cache_size", "_stmt_counter", "_drain", "_closed",
+        "_tasks", "notice_log", "server_version", "_lost_callbacks", "__weakref__",
+        "tls", "before_request",
+    )
+
+    def __init__(self, loop, core, protocol, transport, config, host, port, tls=False):
+        self.loop = loop
+        self.core = core
+        self.protocol = protocol
+        self.transport = transport
+        self.config = config
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self._stmt_cache: collections.OrderedDict = collections.OrderedDict()
+        self._stmt_cache_size = 256
+        self._stmt_counter = 0
+        self._drain: asyncio.Future | None = None
+        self._closed = False
+        self._tasks: set[asyncio.Task] = set()
+        self._lost_callbacks: list = []
+        self.before_request = None
+        self.server_version = _parse_server_version(core.parameters.get("server_version", ""))
+        core.writer = transport.write
+        core.fatal_handler = self._on_fatal
+        core.async_error_handler = self._on_async_error
+        core.notice_handler = self._on_notice
+
+    # ---- state -------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed or self.core.is_closed
+
+    @property
+    def transaction_status(self) -> str:
+        return self.core.transaction_status
+
+    @property
+    def backend_pid(self) -> int:
+        return self.core.backend_pid
+
+    def add_lost_callback(self, cb) -> None:
+        self._lost_callbacks.append(cb)
+
+    def _on_fatal(self, exc) -> None:
+        log.error("protocol failure, closing the connection: %s", exc)
+        self._closed = True
+        self.transport.abort()
+
+    def _on_async_error(self, fields) -> None:
+        err = make_server_error(fields, ConnectionClosedError)
+        log.warning("server error outside a query: %s", err)
+        if fields.get("S") in ("FATAL", "PANIC"):
+            self._closed = True
+
+    def _on_notice(self, fields) -> None:
+        log.info("NOTICE from server: %s", fields.get("M"))
+
+    def _connection_lost(self, err) -> None:
+        self._closed = True
+        for cb in list(self._lost_callbacks):
+            try:
+                cb(err)
+            except Exception:  # a broken callback must not hide the loss
+                log.exception("connection-lost callback failed")
+
+    def spawn(self, coro) -> asyncio.Task:
+        """A task we keep a strong reference to until it ends."""
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ---- the request cycle ---------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed or self.core.is_closed:
+            err = self.core.error
+            if isinstance(err, BaseConnectionError):
+                raise err
+            raise ConnectionClosedError("the connection is closed")
+
+    async def request(self, kind: int, data: bytes, statement=None, copy_in_handler=None):
+        """Send ``data`` (ending in Sync or a simple Query) and wait for its
+        ReadyForQuery.  Returns the Request; server errors stay on it."""
+        if self._drain is not None:
+            await self._wait_drain()
+        self._check_open()
+        if self.before_request is not None:
+            self.before_request()
+        fut = self.loop.create_future()
+        req = _proto.Request(kind, fut, statement)
+        if copy_in_handler is not None:
+            req.copy_in_handler = copy_in_handler
+        self.core.push_request(req)
+        self.transport.write(data)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if req.transaction_status is None and not self.core.is_closed:
+                self._cancel_in_flight(req)
+            raise
+
+    def _cancel_in_flight(self, req) -> None:
+        # The task was cancelled (or timed out) mid-query.  Keep the request in
+        # the core's queue so its messages are consumed, ask the server to stop
+        # it, and make the next request wait until both are done, so no stale
+        # result and no late CancelRequest can hit the next query.
+        drain = self.loop.create_future()
+        req.waiter = drain
+        self._drain = self.loop.create_future()
+        self.spawn(self._cancel_and_drain(drain, self._drain))
+
+    async def _cancel_and_drain(self, req_done: asyncio.Future, all_done: asyncio.Future) -> None:
+        try:
+            try:
+                await asyncio.wait_for(self.send_cancel(), timeout=10)
+            except Exception as e:  # the request still drains normally
+                log.warning("could not send CancelRequest: %s", e)
+            try:
+                await asyncio.wait_for(asyncio.shield(req_done), timeout=30)
+            except asyncio.TimeoutError:
+                log.error("cancelled query did not finish in 30 s; closing the connection")
+                self.terminate()
+            except Exception:
+                pass
+        finally:
+            if not all_done.done():
+                all_done.set_result(None)
+            if self._drain is all_done:
+                self._drain = None
+
+    async def _wait_drain(self) -> None:
+        drain = self._drain
+        if drain is not None:
+            await asyncio.shield(drain)
+
+    async def send_cancel(self) -> None:
+        """CancelRequest over a new connection; returns when the server has
+        processed it (it closes that connection)."""
+        data = _proto.build_cancel_request(self.core.backend_pid, self.core.backend_secret)
+        if self.host.startswith("/"):
+            reader, writer = await asyncio.open_unix_connection(
+                f"{self.host}/.s.PGSQL.{self.port}")
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(data)
+            await writer.drain()
+            await reader.read()  # EOF once the postmaster has signalled the backend
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except Exception:
+                pass
+
+    def raise_for(self, req, context=ConnectionExecuteError):
+        if req.error_fields is not None:
+            raise make_server_error(req.error_fields, context)
+        if req.decode_error is not None:
+            err = req.decode_error
+            raise err
+
+    # ---- flows ---------------------------------------------------------------
+
+    async def simple_query(self, sql: str, context=ConnectionExecuteError):
+        req = await self.request(_proto.REQUEST_SIMPLE, _proto.build_query(sql))
+        self.raise_for(req, context)
+        return req
+
+    async def prepare(self, sql: str, name: str = "", context=ConnectionExecuteError):
+        req = await self.request(_proto.REQUEST_PREPARE, _proto.build_prepare(name, sql))
+        self.raise_for(req, context)
+        return _proto.Statement(name, sql, req.param_oids, req.columns or ())
+
+    async def statement_for(self, sql: str, prepared: bool, context=ConnectionExecuteError):
+        if not prepared:
+            return await self.prepare(sql, "", context)
+        st = self._stmt_cache.get(sql)
+        if st is not None:
+            self._stmt_cache.move_to_end(sql)
+            return st
+        self._stmt_counter += 1
+        st = await self.prepare(sql, f"__psqlpy_s{self._stmt_counter}", context)
+        self._stmt_cache[sql] = st
+        if len(self._stmt_cache) > self._stmt_cache_size:
+            _, old = self._stmt_cache.popitem(last=False)
+            self.spawn(self._close_statement(old))
+        return st
+
+    async def _close_statement(self, st) -> None:
+        try:
+            if not self.is_closed:
+                await self.request(_proto.REQUEST_SYNC, _proto.build_close_statement(st.name))
+        except Exception:
+            pass
+
+    def forget_statement(self, sql: str) -> None:
+        self._stmt_cache.pop(sql, None)
+
+    def clear_statement_cache(self) -> None:
+        self._stmt_cache.clear()
+
+    async def execute(self, sql: str, params=None, prepared: bool = True,
+                      context=ConnectionExecuteError):
+        """Prepare (or reuse) and execute; returns the finished Request."""
+        st = await self.statement_for(sql, prepared, context)
+        req = await self.request(_proto.REQUEST_EXTENDED,
+                                 _proto.build_execute_statement(st, params), st)
+        if (req.error_fields is not None and prepared
+                and req.error_fields.get("C") in _STALE_STATEMENT
+                and _is_stale_plan(req.error_fields)
+                and self.core.transaction_status == "I"):
+            # A schema change invalidated the cached plan: prepare afresh once.
+            self.forget_statement(sql)
+            st = await self.statement_for(sql, prepared, context)
+            req = await self.request(_proto.REQUEST_EXTENDED,
+                                     _proto.build_execute_statement(st, params), st)
+        elif req.error_fields is not None and prepared and _is_stale_plan(req.error_fields):
+            self.forget_statement(sql)
+        self.raise_for(req, context)
+        return req
+
+    async def execute_many(self, sql: str, seq_params, prepared: bool = True,
+                           context=ConnectionExecuteError, batch_size: int = 1000):
+        st = await self.statement_for(sql, prepared, context)
+        seq = list(seq_params)
+        for i in range(0, len(seq), batch_size):
+            req = await self.request(_proto.REQUEST_EXTENDED,
+                                     _proto.build_execute_many(st, seq[i:i + batch_size]), st)
+            self.raise_for(req, context)
+
+    # ---- closing -------------------------------------------------------------
+
+    def terminate(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.abort()
+        self._closed = True
+
+    def terminate_soon(self) -> None:
+        """Send Terminate and close without waiting (for sync close paths)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self.transport.is_closing():
+                self.transport.write(_proto.build_terminate())
+                self.transport.close()
+        except Exception:
+            self.transport.abort()
+
+    async def close(self, timeout: float = 5.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self.transport.is_closing():
+                self.transport.write(_proto.build_terminate())
+                self.transport.close()
+            await asyncio.wait_for(asyncio.shield(self.protocol.closed), timeout)
+        except Exception:
+            self.transport.abort()
+        for t in list(self._tasks):
+            t.cancel()
+
+
+def _is_stale_plan(fields) -> bool:
+    code = fields.get("C")
+    if code == "26000":
+        return True
+    return code == "0A000" and "cached plan must not change result type" in fields.get("M", "")
+
+
+def _parse_server_version(s: str) -> int:
+    try:
+        parts = s.split()[0].split(".")
+        major = int(parts[0])
+        minor = int("".join(ch for ch in parts[1] if ch.isdigit()) or 0) if len(parts) > 1 else 0
+        return major * 10000 + minor
+    except (ValueError, IndexError):
+        return 0

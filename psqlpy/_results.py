@@ -1,0 +1,78 @@
+"""Query results in the psqlpy API's shapes: rows are kept as tuples (what
+the Cython core decodes into) and turned into dicts only when asked."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+def _apply_decoders(names, row, custom_decoders):
+    return tuple(custom_decoders[n](v) if n in custom_decoders else v
+                 for n, v in zip(names, row))
+
+
+class QueryResult:
+    __slots__ = ("_names", "_rows", "_tag", "_columns")
+
+    def __init__(self, names: tuple, rows: list, tag: str | None = None, columns=None):
+        self._names = names
+        self._rows = rows
+        self._tag = tag
+        self._columns = columns
+
+    def result(self, custom_decoders: dict[str, Callable] | None = None,
+               as_tuple: bool | None = None) -> list:
+        names = self._names
+        rows = self._rows
+        if custom_decoders:
+            rows = [_apply_decoders(names, r, custom_decoders) for r in rows]
+        if as_tuple:
+            return list(rows)
+        return [dict(zip(names, r)) for r in rows]
+
+    def as_class(self, as_class: Callable) -> list:
+        names = self._names
+        return [as_class(**dict(zip(names, r))) for r in self._rows]
+
+    def row_factory(self, row_factory: Callable, custom_decoders=None) -> list:
+        return [row_factory(d) for d in self.result(custom_decoders)]
+
+    def records(self) -> list:
+        from ._record import Record
+        names = self._names
+        return [Record(names, r) for r in self._rows]
+
+    @property
+    def status(self) -> str | None:
+        return self._tag
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"<QueryResult rows={len(self._rows)} columns={list(self._names)}>"
+
+
+class SingleQueryResult:
+    __slots__ = ("_names", "_row")
+
+    def __init__(self, names: tuple, row: tuple):
+        self._names = names
+        self._row = row
+
+    def result(self, custom_decoders: dict[str, Callable] | None = None,
+               as_tuple: bool | None = None) -> Any:
+        row = self._row
+        if custom_decoders:
+            row = _apply_decoders(self._names, row, custom_decoders)
+        if as_tuple:
+            return tuple(row)
+        return dict(zip(self._names, row))
+
+    def as_class(self, as_class: Callable) -> Any:
+        return as_class(**dict(zip(self._names, self._row)))
+
+    def row_factory(self, row_factory: Callable, custom_decoders=None) -> Any:
+        return row_factory(self.result(custom_decoders))
+
+    def __repr__(self) -> str:
+        return f"<SingleQueryResult {self.result()!r}>"

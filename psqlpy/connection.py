@@ -1,0 +1,164 @@
+"""Connection: the psqlpy API over one PgConnection."""
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from . import protocol as _proto
+from ._named import bind_parameters
+from ._results import QueryResult, SingleQueryResult
+from .exceptions import (
+    ConnectionClosedError,
+    ConnectionExecuteError,
+)
+
+
+class _QueryMethods:
+    """Query methods shared by Connection and Transaction."""
+
+    _error_context = ConnectionExecuteError
+
+    def _pg(self):
+        raise NotImplementedError
+
+    async def execute(self, querystring: str, parameters=None, prepared: bool | None = None) -> QueryResult:
+        pg = self._pg()
+        query, params = bind_parameters(querystring, parameters)
+        req = await pg.execute(query, params, prepared is not False, self._error_context)
+        st = req.statement
+        return QueryResult(st.column_names, req.rows, req.tag, st.columns)
+
+    async def fetch(self, querystring: str, parameters=None, prepared: bool | None = None) -> QueryResult:
+        return await self.execute(querystring, parameters, prepared)
+
+    async def fetch_row(self, querystring: str, parameters=None, prepared: bool | None = None) -> SingleQueryResult:
+        pg = self._pg()
+        query, params = bind_parameters(querystring, parameters)
+        req = await pg.execute(query, params, prepared is not False, self._error_context)
+        if not req.rows:
+            raise self._error_context("fetch_row: the query returned no rows")
+        return SingleQueryResult(req.statement.column_names, req.rows[0])
+
+    async def fetch_val(self, querystring: str, parameters=None, prepared: bool | None = None):
+        pg = self._pg()
+        query, params = bind_parameters(querystring, parameters)
+        req = await pg.execute(query, params, prepared is not False, self._error_context)
+        if not req.rows:
+            raise self._error_context("fetch_val: the query returned no rows")
+        row = req.rows[0]
+        if not row:
+            raise self._error_context("fetch_val: the query returned no columns")
+        return row[0]
+
+    async def execute_batch(self, querystring: str) -> None:
+        await self._pg().simple_query(querystring, self._error_context)
+
+    async def execute_many(self, querystring: str, parameters=None, prepared: bool | None = None) -> None:
+        if not parameters:
+            return
+        pg = self._pg()
+        seq = [bind_parameters(querystring, p) for p in parameters]
+        query = seq[0][0]
+        await pg.execute_many(query, [p for _, p in seq], prepared is not False, self._error_context)
+
+    async def in_transaction(self) -> bool:
+        return self._pg().transaction_status != "I"
+
+    # attributes the OpenTelemetry instrumentation and users read
+    @property
+    def _config(self):
+        return self._pg_config()
+
+    @property
+    def conn_dbname(self):
+        return self._pg_config().database
+
+    @property
+    def dbname(self):
+        return self._pg_config().database
+
+    @property
+    def user(self):
+        return self._pg_config().user
+
+    @property
+    def hosts(self):
+        return [h for h, _ in self._pg_config().hosts]
+
+    @property
+    def host_addrs(self):
+        return [h for h, _ in self._pg_config().hosts]
+
+    @property
+    def ports(self):
+        return [p for _, p in self._pg_config().hosts]
+
+    @property
+    def options(self):
+        return self._pg_config().options
+
+
+class Connection(_QueryMethods):
+    """A database connection; from a pool it goes back there on close()."""
+
+    def __init__(self, pg, pool=None):
+        self._conn = pg
+        self._pool = pool
+        self._released = False
+        if pool is not None:
+            # Never closed by the user: hand it back when garbage-collected.
+            self._finalizer = weakref.finalize(self, pool._release_from_gc, pg)
+        else:
+            self._finalizer = None
+
+    def _pg(self):
+        pg = self._conn
+        if pg is None or self._released:
+            raise ConnectionClosedError("the connection is closed")
+        return pg
+
+    def _pg_config(self):
+        if self._conn is None:
+            raise ConnectionClosedError("the connection is closed")
+        return self._conn.config
+
+    def transaction(self, isolation_level=None, read_variant=None, deferrable=None):
+        from .transaction import Transaction
+        return Transaction(self, isolation_level, read_variant, deferrable)
+
+    def cursor(self, querystring=None, parameters=None, array_size=None):
+        from .cursor import Cursor
+        return Cursor(self, querystring, parameters, array_size)
+
+    async def prepare(self, querystring: str, parameters=None, prepared=None):
+        from .prepared import PreparedStatement
+        pg = self._pg()
+        query, params = bind_parameters(querystring, parameters)
+        st = await pg.statement_for(query, True, self._error_context)
+        return PreparedStatement(self, st, params)
+
+    def close(self) -> None:
+        """Return the connection to its pool, or close it when it has none."""
+        if self._released:
+            return
+        self._released = True
+        pg = self._conn
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        if self._pool is not None:
+            self._pool._release(pg)
+        elif pg is not None:
+            pg.terminate_soon()
+
+    def is_closed(self) -> bool:
+        return self._released or self._conn is None or self._conn.is_closed
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        state = "closed" if self.is_closed() else "open"
+        return f"<psqlpy.Connection {state}>"

@@ -1,0 +1,460 @@
+"""Listener: LISTEN/NOTIFY on a dedicated connection.
+
+How a notification travels: the Cython core parses NotificationResponse
+straight out of the socket buffer into a ``ListenerNotificationMsg`` and calls
+``Listener._on_notification``, which appends it to one of two bounded places:
+
+* callback mode (``listen()`` active): the channel's queue, drained in order
+  by that channel's worker task, which awaits each registered callback in
+  registration order.  Channels run concurrently; within a channel, delivery
+  order is send order.
+* otherwise: the iterator queue that ``async for msg in listener`` reads.
+  Notifications that arrive before the first ``__anext__`` (or while
+  ``abort_listen()`` has stopped callbacks) wait there, and are handed to the
+  callbacks when ``listen()`` starts again.
+
+Backpressure: when ``max_buffered`` notifications are waiting, the core stops
+parsing and the transport stops reading the socket, so the backlog stays in
+the kernel and the server's notification queue; reading resumes when half of
+the backlog is drained.  Nothing is dropped.  While a query runs on
+``listener.connection`` the listener keeps reading (the query's reply is
+behind the notifications in the stream), so the bound may be overshot by
+what arrives meanwhile.
+
+Connection loss is detected by the transport (EOF, reset), by TCP keepalives
+(on by default) and, with ``liveness_interval``, by a periodic ``SELECT 1``.
+With ``reconnect=True`` (the default) the listener reconnects with
+exponential backoff, LISTENs every channel again and reports the gap to every
+callback added with ``add_gap_callback``: the server does not keep
+notifications for a disconnected session, so the application must resync.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import inspect
+import logging
+import random
+import time
+
+from ._connect import open_connection
+from ._ident import quote_ident
+from .connection import Connection
+from .exceptions import (
+    ListenerCallbackError,
+    ListenerClosedError,
+    ListenerStartError,
+)
+from .protocol import ListenerNotificationMsg
+
+log = logging.getLogger("psqlpy.listener")
+
+__all__ = ["Listener", "ListenerNotificationMsg", "ListenerGap"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ListenerGap:
+    """A period in which the listener was not connected: notifications sent
+    then were lost by the server.  ``reconnected_at`` is None when the
+    listener gave up (reconnect off)."""
+    disconnected_at: float
+    reconnected_at: float | None
+    error: BaseException | None
+    channels: tuple[str, ...]
+
+    @property
+    def duration(self) -> float | None:
+        if self.reconnected_at is None:
+            return None
+        return self.reconnected_at - self.disconnected_at
+
+
+class _ListenerConnection(Connection):
+    """listener.connection: queries run on the listener's own socket."""
+
+    def close(self) -> None:  # the listener owns this connection
+        pass
+
+
+class Listener:
+    def __init__(self, config, *, max_buffered: int = 10_000, reconnect: bool = True,
+                 reconnect_delay: float = 0.1, max_reconnect_delay: float = 30.0,
+                 liveness_interval: float | None = None, liveness_timeout: float = 10.0):
+        if max_buffered < 1:
+            raise ValueError("max_buffered must be at least 1")
+        self._config = config
+        self._max_buffered = max_buffered
+        self._resume_at = max(1, max_buffered // 2)
+        self._reconnect = reconnect
+        self._reconnect_delay = reconnect_delay
+        self._max_reconnect_delay = max_reconnect_delay
+        self._liveness_interval = liveness_interval
+        self._liveness_timeout = liveness_timeout
+
+        self._callbacks: dict[str, list] = {}
+        self._pg = None
+        self._conn: _ListenerConnection | None = None
+        self._started = False
+        self._listening = False
+        self._closed_error: BaseException | None = None
+
+        self._queue: collections.deque = collections.deque()      # iterator mode
+        self._queue_waiter: asyncio.Future | None = None
+        self._channel_queues: dict[str, collections.deque] = {}   # callback mode
+        self._workers: dict[str, asyncio.Task] = {}
+        self._buffered = 0
+        self._reading_paused = False
+        self._tasks: set[asyncio.Task] = set()
+        self._gap_callbacks: list = []
+        self._reconnect_task: asyncio.Task | None = None
+        self._liveness_task: asyncio.Task | None = None
+        self._unrouted_warned: set[str] = set()
+        self.reconnect_count = 0
+        self.last_gap: ListenerGap | None = None
+
+    # ---- properties ------------------------------------------------------------------
+
+    @property
+    def connection(self) -> Connection:
+        if not self._started or self._conn is None:
+            raise ListenerStartError("the listener is not started; call startup() first")
+        return self._conn
+
+    @property
+    def is_started(self) -> bool:
+        return self._started
+
+    @property
+    def is_listening(self) -> bool:
+        return self._listening
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(self._callbacks)
+
+    @property
+    def buffered(self) -> int:
+        """Notifications received and not yet delivered."""
+        return self._buffered
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        if self._started:
+            raise ListenerStartError("the listener is already started")
+        try:
+            await self._connect()
+        except ListenerStartError:
+            raise
+        except Exception as e:
+            raise ListenerStartError(f"could not start the listener: {e}") from e
+        self._started = True
+        self._closed_error = None
+        if self._liveness_interval:
+            self._liveness_task = self._spawn(self._liveness_loop())
+
+    async def _connect(self) -> None:
+        pg = await open_connection(self._config)
+        try:
+            pg.core.owner = None
+            conn = _ListenerConnection(pg)
+            pg.core.owner = conn
+            pg.core.notification_handler = self._on_notification
+            pg.before_request = self._before_request
+            pg.add_lost_callback(self._on_connection_lost)
+            if self._callbacks:
+                await pg.simple_query(self._listen_sql(self._callbacks), ListenerStartError)
+        except BaseException:
+            pg.terminate()
+            raise
+        self._pg = pg
+        self._conn = conn
+
+    @staticmethod
+    def _listen_sql(channels) -> str:
+        return ";".join("LISTEN " + quote_ident(ch, "channel name") for ch in channels)
+
+    async def shutdown(self) -> None:
+        """Stop listening and close the connection.  Registered callbacks are
+        kept: a later ``startup()`` LISTENs to every channel again."""
+        self._started = False
+        self._listening = False
+        for t in (self._reconnect_task, self._liveness_task):
+            if t is not None:
+                t.cancel()
+        self._reconnect_task = self._liveness_task = None
+        for t in list(self._workers.values()):
+            t.cancel()
+        self._workers.clear()
+        pg, self._pg = self._pg, None
+        self._conn = None
+        if pg is not None:
+            pg._lost_callbacks.clear()
+            await pg.close()
+        self._closed_error = ListenerClosedError("the listener was shut down")
+        self._wake_iterator()
+
+    # ---- callbacks -------------------------------------------------------------------
+
+    async def add_callback(self, channel: str, callback) -> None:
+        if not (inspect.iscoroutinefunction(callback)
+                or inspect.iscoroutinefunction(getattr(callback, "__call__", None))):
+            raise ListenerCallbackError("callback must be a coroutine function (async def)")
+        sql = "LISTEN " + self._quote_channel(channel)
+        new = channel not in self._callbacks
+        self._callbacks.setdefault(channel, []).append(callback)
+        if new and self._started and self._pg is not None:
+            try:
+                # Returns once the server confirmed: a NOTIFY sent after this
+                # call is delivered.
+                await self._pg.simple_query(sql, ListenerCallbackError)
+            except BaseException:
+                cbs = self._callbacks.get(channel)
+                if cbs and callback in cbs:
+                    cbs.remove(callback)
+                    if not cbs:
+                        del self._callbacks[channel]
+                raise
+
+    @staticmethod
+    def _quote_channel(channel) -> str:
+        try:
+            return quote_ident(channel, "channel name")
+        except (TypeError, ValueError) as e:
+            raise ListenerCallbackError(f"invalid channel name: {e}") from None
+
+    async def clear_channel_callbacks(self, channel: str) -> None:
+        sql = "UNLISTEN " + self._quote_channel(channel)
+        self._callbacks.pop(channel, None)
+        if self._started and self._pg is not None:
+            await self._pg.simple_query(sql, ListenerCallbackError)
+
+    async def clear_all_channels(self) -> None:
+        self._callbacks.clear()
+        if self._started and self._pg is not None:
+            await self._pg.simple_query("UNLISTEN *", ListenerCallbackError)
+
+    def add_gap_callback(self, callback) -> None:
+        """``await callback(gap: ListenerGap)`` after every reconnect (and once
+        when the listener gives up with reconnect off)."""
+        if not inspect.iscoroutinefunction(callback):
+            raise ListenerCallbackError("gap callback must be a coroutine function")
+        self._gap_callbacks.append(callback)
+
+    def listen(self) -> None:
+        """Start delivering notifications to the callbacks (idempotent)."""
+        if self._listening:
+            return
+        self._listening = True
+        # Hand what waited in the iterator queue to the callbacks, in order.
+        pending, self._queue = self._queue, collections.deque()
+        for msg in pending:
+            self._buffered -= 1
+            self._route(msg)
+
+    def abort_listen(self) -> None:
+        """Stop delivering to callbacks; new notifications wait in the buffer."""
+        if not self._listening:
+            return
+        self._listening = False
+
+    # ---- the notification path -----------------------------------------------------
+
+    def _on_notification(self, msg) -> bool:
+        # Called by the Cython core for every NotificationResponse.  The return
+        # value asks the core to stop parsing (backpressure).
+        self._buffered += 1
+        self._route(msg)
+        if self._buffered >= self._max_buffered and not self._pg_busy():
+            self._pause_reading()
+            return True
+        return False
+
+    def _route(self, msg) -> None:
+        if self._listening:
+            ch = msg.channel
+            if ch in self._callbacks:
+                q = self._channel_queues.get(ch)
+                if q is None:
+                    q = self._channel_queues[ch] = collections.deque()
+                q.append(msg)
+                if ch not in self._workers:
+                    self._workers[ch] = self._spawn(self._channel_worker(ch, q))
+                return
+            if ch not in self._unrouted_warned:
+                self._unrouted_warned.add(ch)
+                log.warning("notification on channel %r, which has no callback: it goes to "
+                            "the iterator queue", ch)
+        self._queue.append(msg)
+        w = self._queue_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def _channel_worker(self, channel: str, q: collections.deque) -> None:
+        try:
+            while q and self._listening:
+                msg = q.popleft()
+                try:
+                    for cb in tuple(self._callbacks.get(channel, ())):
+                        try:
+                            await cb(msg.connection, msg.payload, msg.channel, msg.process_id)
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception:
+                            log.exception("listener callback %r for channel %r raised; "
+                                          "delivery continues", cb, channel)
+                finally:
+                    self._delivered()
+        finally:
+            if self._workers.get(channel) is asyncio.current_task():
+                del self._workers[channel]
+            if q and not self._listening:
+                # Stopped by abort_listen(): keep the rest, in order, for later.
+                while q:
+                    self._queue.appendleft(q.pop())
+            elif q and self._listening:
+                self._workers[channel] = self._spawn(self._channel_worker(channel, q))
+
+    def _delivered(self) -> None:
+        self._buffered -= 1
+        if self._reading_paused and self._buffered <= self._resume_at:
+            self._resume_reading()
+
+    def _pg_busy(self) -> bool:
+        pg = self._pg
+        return pg is not None and pg.core.pending_requests > 0
+
+    def _before_request(self) -> None:
+        # A query on the listener connection needs the stream read past the
+        # buffered notifications to see its reply.
+        if self._reading_paused:
+            self._resume_reading()
+
+    def _pause_reading(self) -> None:
+        if self._reading_paused or self._pg is None:
+            return
+        self._reading_paused = True
+        try:
+            self._pg.transport.pause_reading()
+        except Exception:
+            pass
+
+    def _resume_reading(self) -> None:
+        if not self._reading_paused:
+            return
+        self._reading_paused = False
+        pg = self._pg
+        if pg is None:
+            return
+        try:
+            pg.transport.resume_reading()
+        except Exception:
+            pass
+        if pg.core.paused:
+            if pg.core.resume():   # paused again by the backlog
+                self._reading_paused = True
+                try:
+                    pg.transport.pause_reading()
+                except Exception:
+                    pass
+
+    # ---- iterator ----------------------------------------------------------------------
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> ListenerNotificationMsg:
+        while True:
+            if self._queue:
+                msg = self._queue.popleft()
+                self._delivered()
+                return msg
+            if self._closed_error is not None:
+                if isinstance(self._closed_error, ListenerClosedError) and not self._started \
+                        and str(self._closed_error) == "the listener was shut down":
+                    raise StopAsyncIteration
+                raise self._closed_error
+            if not self._started and self._reconnect_task is None:
+                raise ListenerStartError("the listener is not started; call startup() first")
+            w = self._queue_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await w
+            finally:
+                self._queue_waiter = None
+
+    def _wake_iterator(self) -> None:
+        w = self._queue_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    # ---- connection loss and reconnect -------------------------------------------
+
+    def _on_connection_lost(self, err) -> None:
+        if not self._started:
+            return
+        self._reading_paused = False
+        disconnected_at = time.time()
+        if not self._reconnect:
+            self._started = False
+            self._listening = False
+            self._closed_error = ListenerClosedError(f"the listener's connection was lost: {err}")
+            self._closed_error.__cause__ = err
+            log.error("listener connection lost and reconnect is off: %s", err)
+            self._emit_gap(ListenerGap(disconnected_at, None, err, self.channels))
+            self._wake_iterator()
+            return
+        log.warning("listener connection lost (%s); reconnecting", err)
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = self._spawn(self._reconnect_loop(disconnected_at, err))
+
+    async def _reconnect_loop(self, disconnected_at: float, err) -> None:
+        delay = self._reconnect_delay
+        while self._started:
+            try:
+                await self._connect()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("listener reconnect failed (%s); next try in %.1f s", e, delay)
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self._max_reconnect_delay)
+                continue
+            self.reconnect_count += 1
+            gap = ListenerGap(disconnected_at, time.time(), err, self.channels)
+            log.warning("listener reconnected after %.3f s; notifications sent meanwhile "
+                        "are lost", gap.duration)
+            self._reconnect_task = None
+            self._emit_gap(gap)
+            return
+
+    def _emit_gap(self, gap: ListenerGap) -> None:
+        self.last_gap = gap
+        for cb in self._gap_callbacks:
+            self._spawn(self._run_gap_callback(cb, gap))
+
+    async def _run_gap_callback(self, cb, gap) -> None:
+        try:
+            await cb(gap)
+        except Exception:
+            log.exception("listener gap callback %r raised", cb)
+
+    async def _liveness_loop(self) -> None:
+        while self._started:
+            await asyncio.sleep(self._liveness_interval)
+            pg = self._pg
+            if pg is None or pg.is_closed:
+                continue
+            try:
+                await asyncio.wait_for(pg.simple_query("SELECT 1"), self._liveness_timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("listener liveness check failed (%s); dropping the connection", e)
+                pg.terminate()
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task

@@ -1,0 +1,822 @@
+"""A throwaway PostgreSQL cluster for the test suite.
+
+``PgCluster`` runs ``initdb`` into a temporary directory, writes a TLS CA and
+server certificate, a ``pg_hba.conf`` with one role per authentication
+method, starts the server on a free TCP port of 127.0.0.1 (plus a unix socket
+inside the temporary directory), and removes everything on ``stop()`` (with an
+``atexit`` safety net).
+
+``ExternalCluster`` wraps a server given by ``PSQLPY_TEST_DSN``: it offers the
+same ``dsn()`` interface for the DSN's own role; everything that needs the
+throwaway cluster's roles, TLS or a restart calls ``pytest.skip``.
+
+Roles and their authentication (``pg_hba.conf``, first match wins; the same
+method over TCP and over the unix socket unless noted):
+
+================  ==========  ================  ==================================
+role              password    method            notes
+================  ==========  ================  ==================================
+postgres          (none)      trust             superuser; also ``replication``
+trust_user        (none)      trust
+clear_user        clear_pw    password          cleartext
+md5_user          md5_pw      md5               stored as an MD5 hash
+scram_user        scram_pw    scram-sha-256
+ssl_user          ssl_pw      scram-sha-256     ``hostssl`` only; plain TCP and the
+                                                unix socket are rejected
+nossl_user        (none)      trust             ``hostnossl`` only (TLS over TCP is
+                                                rejected); the unix socket, never
+                                                TLS, is trusted too
+================  ==========  ================  ==================================
+
+Binaries are looked up in this order: ``$PSQLPY_PG_BINDIR``, ``pg_config
+--bindir``, the directory of ``initdb`` on ``PATH`` (symlinks resolved),
+``/usr/lib/postgresql/*/bin`` (newest first), the ``pgserver`` wheel's
+``pginstall/bin``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import glob
+import ipaddress
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+__all__ = [
+    "USERS",
+    "PgCluster",
+    "ExternalCluster",
+    "ClusterError",
+    "find_bindir",
+    "make_dsn",
+]
+
+DATABASE = "psqlpy_test"
+
+#: role -> password (None: no password)
+USERS: dict[str, str | None] = {
+    "postgres": None,
+    "trust_user": None,
+    "clear_user": "clear_pw",
+    "md5_user": "md5_pw",
+    "scram_user": "scram_pw",
+    "ssl_user": "ssl_pw",
+    "nossl_user": None,
+}
+
+_NEEDED = ("initdb", "pg_ctl", "postgres")
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be set up; the message carries the server log tail."""
+
+
+# --------------------------------------------------------------------------- binaries
+
+
+def _usable(bindir: str | os.PathLike | None) -> str | None:
+    if not bindir:
+        return None
+    d = Path(bindir)
+    if all(os.access(d / exe, os.X_OK) for exe in _NEEDED):
+        return str(d)
+    return None
+
+
+def _pgserver_bindir() -> str | None:
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("pgserver")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for loc in spec.submodule_search_locations:
+        found = _usable(Path(loc) / "pginstall" / "bin")
+        if found:
+            return found
+    return None
+
+
+def _version_key(path: str) -> tuple:
+    m = re.search(r"postgresql/(\d+)(?:\.(\d+))?/bin", path)
+    return (int(m.group(1)), int(m.group(2) or 0)) if m else (0, 0)
+
+
+def find_bindir(include_pgserver: bool = True) -> str | None:
+    """Return a directory holding ``initdb``, ``pg_ctl`` and ``postgres``, or None."""
+    found = _usable(os.environ.get("PSQLPY_PG_BINDIR"))
+    if found:
+        return found
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        found = _usable(out)
+        if found:
+            return found
+    initdb = shutil.which("initdb")
+    if initdb:
+        # /usr/local/bin/initdb may be a symlink or a wrapper: resolve the link
+        # and require its siblings.
+        found = _usable(Path(initdb).resolve().parent) or _usable(Path(initdb).parent)
+        if found:
+            return found
+    for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True):
+        found = _usable(d)
+        if found:
+            return found
+    if include_pgserver:
+        return _pgserver_bindir()
+    return None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_dsn(
+    user: str,
+    password: str | None,
+    host: str,
+    port: int,
+    database: str,
+    sslmode: str | None = None,
+    **params: object,
+) -> str:
+    """``postgresql://user:pw@host:port/db?sslmode=...&k=v`` with percent-encoding.
+
+    A host starting with ``/`` (a unix socket directory) goes into the ``host``
+    query parameter, as libpq does.
+    """
+    auth = urllib.parse.quote(user, safe="")
+    if password is not None:
+        auth += ":" + urllib.parse.quote(password, safe="")
+    query: dict[str, str] = {}
+    if host.startswith("/"):
+        netloc = f"{auth}@:{port}"
+        query["host"] = host
+    else:
+        h = f"[{host}]" if ":" in host else host
+        netloc = f"{auth}@{h}:{port}"
+    if sslmode is not None:
+        query["sslmode"] = sslmode
+    for k, v in params.items():
+        if v is not None:
+            query[k] = str(v)
+    url = f"postgresql://{netloc}/{urllib.parse.quote(database, safe='')}"
+    if query:
+        url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return url
+
+
+def _skip(msg: str):
+    import pytest
+
+    pytest.skip(msg)
+
+
+def _write_tls(dest: Path) -> tuple[Path, Path, Path]:
+    """Write ``ca.crt``, ``server.crt``, ``server.key`` into *dest*."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650)
+
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "psqlpy test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    ca_file = dest / "ca.crt"
+    cert_file = dest / "server.crt"
+    key_file = dest / "server.key"
+    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    os.chmod(ca_file, 0o644)
+    os.chmod(cert_file, 0o644)
+    os.chmod(key_file, 0o600)
+    return ca_file, cert_file, key_file
+
+
+_HBA = """\
+# Generated by tests/pgcluster.py. First match wins.
+# TYPE     DATABASE     USER        ADDRESS        METHOD
+local      replication  postgres                   trust
+host       replication  postgres    127.0.0.1/32   trust
+host       replication  postgres    ::1/128        trust
+local      all          postgres                   trust
+host       all          postgres    127.0.0.1/32   trust
+host       all          postgres    ::1/128        trust
+local      all          trust_user                 trust
+host       all          trust_user  127.0.0.1/32   trust
+host       all          trust_user  ::1/128        trust
+local      all          clear_user                 password
+host       all          clear_user  127.0.0.1/32   password
+host       all          clear_user  ::1/128        password
+local      all          md5_user                   md5
+host       all          md5_user    127.0.0.1/32   md5
+host       all          md5_user    ::1/128        md5
+local      all          scram_user                 scram-sha-256
+host       all          scram_user  127.0.0.1/32   scram-sha-256
+host       all          scram_user  ::1/128        scram-sha-256
+local      all          ssl_user                   reject
+hostnossl  all          ssl_user    0.0.0.0/0      reject
+hostnossl  all          ssl_user    ::0/0          reject
+hostssl    all          ssl_user    127.0.0.1/32   scram-sha-256
+hostssl    all          ssl_user    ::1/128        scram-sha-256
+local      all          nossl_user                 trust
+hostssl    all          nossl_user  0.0.0.0/0      reject
+hostssl    all          nossl_user  ::0/0          reject
+hostnossl  all          nossl_user  127.0.0.1/32   trust
+hostnossl  all          nossl_user  ::1/128        trust
+local      all          all                        reject
+host       all          all         0.0.0.0/0      reject
+host       all          all         ::0/0          reject
+"""
+
+_SETUP_SQL = """\
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE trust_user LOGIN;
+CREATE ROLE clear_user LOGIN PASSWORD 'clear_pw';
+CREATE ROLE scram_user LOGIN PASSWORD 'scram_pw';
+CREATE ROLE ssl_user LOGIN PASSWORD 'ssl_pw';
+CREATE ROLE nossl_user LOGIN;
+SET password_encryption = 'md5';
+CREATE ROLE md5_user LOGIN PASSWORD 'md5_pw';
+RESET password_encryption;
+"""
+
+_SETUP_DB_SQL = """\
+GRANT ALL ON SCHEMA public TO PUBLIC;
+"""
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+class PgCluster:
+    """A private PostgreSQL server in a temporary directory.
+
+    >>> with PgCluster() as pg:
+    ...     pg.dsn("scram_user", "scram_pw", sslmode="require")
+    """
+
+    is_external = False
+    database = DATABASE
+    users = USERS
+
+    def __init__(self, bindir: str | None = None, *, base_dir: str | None = None,
+                 extra_conf: dict[str, object] | None = None):
+        self.bindir = bindir or find_bindir()
+        if not self.bindir:
+            raise ClusterError(
+                "no PostgreSQL binaries found (initdb/pg_ctl/postgres): install the "
+                "`postgresql` package or the `pgserver` wheel, or set PSQLPY_PG_BINDIR"
+            )
+        self.host = "127.0.0.1"
+        self.port: int = 0
+        self._base_dir = base_dir
+        self._extra_conf = dict(extra_conf or {})
+        self.tmp_dir: Path | None = None
+        self.data_dir: Path | None = None
+        self.socket_dir: Path | None = None
+        self.ca_file: Path | None = None
+        self.log_file: Path | None = None
+        #: whether the server build supports TLS (the pgserver wheel's does not)
+        self.ssl: bool = False
+        self._run_as: pwd.struct_passwd | None = None
+        self._started = False
+        self._atexit_registered = False
+
+    # ---- public API --------------------------------------------------------
+
+    def __enter__(self) -> "PgCluster":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<PgCluster {self.host}:{self.port} data={self.data_dir} running={self._started}>"
+
+    @property
+    def running(self) -> bool:
+        return self._started
+
+    def exe(self, name: str) -> str:
+        """Full path of a PostgreSQL binary (``psql``, ``pg_basebackup``, ...)."""
+        return os.path.join(self.bindir, name)
+
+    def start(self) -> "PgCluster":
+        if self._started:
+            return self
+        try:
+            if self.data_dir is None:
+                self._init()
+            for attempt in range(3):
+                try:
+                    self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log_file))
+                    break
+                except ClusterError:
+                    # another process grabbed the free port between probe and bind
+                    if attempt == 2 or "already in use" not in self.log_tail():
+                        raise
+                    self.port = _free_port()
+                    with open(self.data_dir / "postgresql.conf", "a") as fh:
+                        fh.write(f"port = {self.port}\n")
+            self._started = True
+            if not self._atexit_registered:
+                atexit.register(self.stop)
+                self._atexit_registered = True
+            if not getattr(self, "_provisioned", False):
+                self._provision()
+                self._provisioned = True
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server and delete the temporary directory (idempotent)."""
+        if self._started and self.data_dir is not None and self.data_dir.exists():
+            try:
+                self._pg_ctl("stop", "-w", "-t", "30", "-m", mode)
+            except ClusterError:
+                try:
+                    self._pg_ctl("stop", "-w", "-t", "10", "-m", "immediate")
+                except ClusterError:
+                    self._kill_postmaster()
+        self._started = False
+        if self.tmp_dir is not None:
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
+            self.tmp_dir = self.data_dir = self.socket_dir = None
+            self.ca_file = self.log_file = None
+            self._provisioned = False
+
+    def shutdown(self, mode: str = "fast") -> None:
+        """Stop the server but keep the data directory (``start()`` brings it back)."""
+        if self._started:
+            self._pg_ctl("stop", "-w", "-t", "30", "-m", mode)
+            self._started = False
+
+    def restart(self, mode: str = "fast") -> None:
+        """``pg_ctl restart -m mode``: every client connection is cut."""
+        if not self._started:
+            self.start()
+            return
+        self._pg_ctl("restart", "-w", "-t", "60", "-m", mode, "-l", str(self.log_file))
+
+    def reload(self) -> None:
+        self._pg_ctl("reload")
+
+    def need_ssl(self) -> None:
+        """``pytest.skip`` unless the server speaks TLS (``ca_file`` is then set)."""
+        if not self.ssl:
+            _skip(f"the PostgreSQL build in {self.bindir} has no TLS support")
+
+    def dsn(
+        self,
+        user: str = "postgres",
+        password: str | None = None,
+        database: str = DATABASE,
+        host: str | None = None,
+        sslmode: str | None = None,
+        **params: object,
+    ) -> str:
+        """A URL DSN. ``password`` defaults to the role's known password.
+
+        ``host="unix"`` (or any path) targets the unix socket directory.
+        """
+        if password is None:
+            password = USERS.get(user)
+        if host == "unix":
+            host = str(self.socket_dir)
+        return make_dsn(user, password, host or self.host, self.port, database, sslmode, **params)
+
+    def psql(self, sql: str, user: str = "postgres", database: str = DATABASE,
+             check: bool = True) -> str:
+        """Run *sql* with ``psql`` over the unix socket; return unaligned, tuples-only output."""
+        env = dict(os.environ)
+        pw = USERS.get(user)
+        if pw is not None:
+            env["PGPASSWORD"] = pw
+        for k in ("PGSSLMODE", "PGSERVICE", "PGOPTIONS"):
+            env.pop(k, None)
+        proc = subprocess.run(
+            [self.exe("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+             "-h", str(self.socket_dir), "-p", str(self.port), "-U", user, "-d", database,
+             "-c", sql],
+            capture_output=True, text=True, env=env, timeout=60,
+        )
+        if check and proc.returncode != 0:
+            raise ClusterError(f"psql failed ({proc.returncode}): {proc.stderr.strip()}")
+        return proc.stdout.strip()
+
+    def terminate_backends(self, application_name: str | None = None) -> int:
+        """``pg_terminate_backend`` every client backend (except our own psql); return count."""
+        cond = ""
+        if application_name is not None:
+            cond = " AND application_name = " + _sql_literal(application_name)
+        out = self.psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'" + cond
+        )
+        return int(out or 0)
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(Path(self.log_file).read_text(errors="replace").splitlines()[-n:])
+        except (OSError, TypeError):
+            return ""
+
+    # ---- internals ---------------------------------------------------------
+
+    def _user_kwargs(self) -> dict:
+        if self._run_as is None:
+            return {}
+        return {"user": self._run_as.pw_uid, "group": self._run_as.pw_gid, "extra_groups": []}
+
+    def _run(self, args: list[str], what: str, timeout: float = 120) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["LC_ALL"] = "C"
+        env["LANG"] = "C"
+        if self._run_as is not None:
+            env["HOME"] = str(self.tmp_dir)
+            env["USER"] = env["LOGNAME"] = self._run_as.pw_name
+        try:
+            proc = subprocess.run(
+                args, capture_output=True, text=True, env=env, cwd=str(self.tmp_dir),
+                timeout=timeout, **self._user_kwargs(),
+            )
+        except subprocess.TimeoutExpired as e:
+            raise ClusterError(f"{what} timed out\n{self.log_tail()}") from e
+        if proc.returncode != 0:
+            raise ClusterError(
+                f"{what} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}\n"
+                f"--- server log ---\n{self.log_tail()}"
+            )
+        return proc.stdout
+
+    def _pg_ctl(self, *args: str) -> str:
+        return self._run([self.exe("pg_ctl"), "-D", str(self.data_dir), *args], f"pg_ctl {args[0]}")
+
+    def _kill_postmaster(self) -> None:
+        import signal
+
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGQUIT)
+            for _ in range(100):
+                os.kill(pid, 0)
+                time.sleep(0.05)
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            pass
+
+    def _chown(self, path: Path) -> None:
+        if self._run_as is not None:
+            os.chown(path, self._run_as.pw_uid, self._run_as.pw_gid)
+
+    def _init(self) -> None:
+        if os.geteuid() == 0:
+            self._run_as = _ensure_os_user("postgres")
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix="psqlpy-pg-", dir=self._base_dir))
+        os.chmod(self.tmp_dir, 0o755)
+        self._chown(self.tmp_dir)
+        self.data_dir = self.tmp_dir / "data"
+        self.socket_dir = self.tmp_dir / "sock"
+        self.socket_dir.mkdir()
+        os.chmod(self.socket_dir, 0o777)
+        self._chown(self.socket_dir)
+        self.log_file = self.tmp_dir / "postgres.log"
+        self.log_file.touch()
+        self._chown(self.log_file)
+
+        self._run(
+            [self.exe("initdb"), "-D", str(self.data_dir), "-U", "postgres", "-A", "trust",
+             "-E", "UTF8", "--locale=C", "--no-sync"],
+            "initdb",
+        )
+
+        # `postgres -C ssl_library` prints "" for a build without TLS.
+        self.ssl = bool(self._run(
+            [self.exe("postgres"), "-D", str(self.data_dir), "-C", "ssl_library"],
+            "postgres -C ssl_library",
+        ).strip())
+        if self.ssl:
+            self.ca_file, cert, key = _write_tls(self.tmp_dir)
+            for f in (cert, key):
+                target = self.data_dir / f.name
+                shutil.move(str(f), target)
+                self._chown(target)
+            os.chmod(self.data_dir / "server.key", 0o600)
+
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(_HBA)
+
+        self.port = _free_port()
+        conf = {
+            "listen_addresses": "127.0.0.1",
+            "port": self.port,
+            "unix_socket_directories": str(self.socket_dir),
+            "unix_socket_permissions": "0777",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": 200,
+            "wal_level": "replica",
+            "max_wal_senders": 5,
+            "logging_collector": "off",
+            "log_line_prefix": "%m [%p] %q%u@%d ",
+            "log_min_messages": "warning",
+            "log_connections": "on",
+            "shared_buffers": "32MB",
+            "dynamic_shared_memory_type": "posix",
+        }
+        if self.ssl:
+            conf.update(ssl="on", ssl_cert_file="server.crt", ssl_key_file="server.key")
+        conf.update(self._extra_conf)
+        with open(self.data_dir / "postgresql.conf", "a") as fh:
+            fh.write("\n# --- tests/pgcluster.py ---\n")
+            for k, v in conf.items():
+                fh.write(f"{k} = {_conf_value(v)}\n")
+
+    def _provision(self) -> None:
+        self.psql(_SETUP_SQL, database="postgres")
+        self.psql(f"CREATE DATABASE {DATABASE} OWNER postgres", database="postgres")
+        self.psql(f"GRANT CONNECT, TEMPORARY ON DATABASE {DATABASE} TO PUBLIC", database="postgres")
+        self.psql(_SETUP_DB_SQL)
+
+
+def _conf_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _sql_literal(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _ensure_os_user(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    subprocess.run(
+        [useradd, "--system", "--user-group", "--no-create-home", "--shell", "/bin/false", name],
+        check=True, capture_output=True,
+    )
+    return pwd.getpwnam(name)
+
+
+# --------------------------------------------------------------------------- external
+
+
+def _parse_dsn(dsn: str) -> dict[str, str]:
+    """Parse a URL or ``key=value`` DSN into libpq keywords (single host only)."""
+    out: dict[str, str] = {}
+    if re.match(r"^postgres(ql)?://", dsn):
+        u = urllib.parse.urlsplit(dsn)
+        netloc = u.netloc
+        if "@" in netloc:
+            auth, netloc = netloc.rsplit("@", 1)
+            user, _, pw = auth.partition(":")
+            if user:
+                out["user"] = urllib.parse.unquote(user)
+            if _:
+                out["password"] = urllib.parse.unquote(pw)
+        netloc = netloc.split(",")[0]
+        m = re.match(r"^(\[[^\]]*\]|[^:]*)(?::(\d*))?$", netloc)
+        if m:
+            if m.group(1):
+                out["host"] = urllib.parse.unquote(m.group(1).strip("[]"))
+            if m.group(2):
+                out["port"] = m.group(2)
+        if u.path and u.path != "/":
+            out["dbname"] = urllib.parse.unquote(u.path[1:])
+        for k, v in urllib.parse.parse_qsl(u.query):
+            out["dbname" if k == "database" else k] = v
+    else:
+        for m in re.finditer(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn):
+            v = m.group(2)
+            if v.startswith("'"):
+                v = re.sub(r"\\(.)", r"\1", v[1:-1])
+            out[m.group(1)] = v
+    return out
+
+
+class ExternalCluster:
+    """A server the suite does not own (``PSQLPY_TEST_DSN``)."""
+
+    is_external = True
+    users = USERS
+
+    def __init__(self, dsn: str):
+        self.raw_dsn = dsn
+        p = _parse_dsn(dsn)
+        self.params = p
+        self.user = p.pop("user", os.environ.get("PGUSER") or pwd.getpwuid(os.getuid()).pw_name)
+        self.password = p.pop("password", os.environ.get("PGPASSWORD"))
+        self.host = p.pop("host", os.environ.get("PGHOST") or "127.0.0.1")
+        self.port = int(p.pop("port", os.environ.get("PGPORT") or 5432))
+        self.database = p.pop("dbname", os.environ.get("PGDATABASE") or self.user)
+        self.socket_dir = self.host if self.host.startswith("/") else None
+        self.bindir = find_bindir()
+
+    def __repr__(self) -> str:
+        return f"<ExternalCluster {self.host}:{self.port}/{self.database}>"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    running = True
+
+    def start(self):
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        pass
+
+    def _unsupported(self, what: str):
+        _skip(f"{what} needs the throwaway cluster (PSQLPY_TEST_DSN is set)")
+
+    def restart(self, mode: str = "fast") -> None:
+        self._unsupported("restarting the server")
+
+    def shutdown(self, mode: str = "fast") -> None:
+        self._unsupported("stopping the server")
+
+    def reload(self) -> None:
+        self._unsupported("reloading the server")
+
+    @property
+    def ssl(self) -> bool:
+        return "sslrootcert" in self.params
+
+    def need_ssl(self) -> None:
+        if not self.ssl:
+            self._unsupported("TLS with a known CA (give sslrootcert= in the DSN)")
+
+    @property
+    def ca_file(self):
+        self.need_ssl()
+        return self.params["sslrootcert"]
+
+    @property
+    def data_dir(self):
+        self._unsupported("the data directory")
+
+    def exe(self, name: str) -> str:
+        if not self.bindir:
+            self._unsupported(f"the {name} binary")
+        return os.path.join(self.bindir, name)
+
+    def dsn(
+        self,
+        user: str = "postgres",
+        password: str | None = None,
+        database: str | None = None,
+        host: str | None = None,
+        sslmode: str | None = None,
+        **params: object,
+    ) -> str:
+        if user not in ("postgres", self.user):
+            self._unsupported(f"role {user!r}")
+        if host == "unix":
+            if not self.socket_dir:
+                self._unsupported("the unix socket")
+            host = self.socket_dir
+        merged = {k: v for k, v in self.params.items() if k != "sslmode"}
+        merged.update(params)
+        return make_dsn(
+            self.user,
+            password if password is not None else self.password,
+            host or self.host,
+            self.port,
+            database or self.database,
+            sslmode if sslmode is not None else self.params.get("sslmode"),
+            **merged,
+        )
+
+    def psql(self, sql: str, user: str = "postgres", database: str | None = None,
+             check: bool = True) -> str:
+        if user not in ("postgres", self.user):
+            self._unsupported(f"role {user!r}")
+        if not self.bindir or not os.access(self.exe("psql"), os.X_OK):
+            self._unsupported("psql")
+        proc = subprocess.run(
+            [self.exe("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+             "-d", self.dsn(database=database), "-c", sql],
+            capture_output=True, text=True, timeout=60,
+        )
+        if check and proc.returncode != 0:
+            raise ClusterError(f"psql failed ({proc.returncode}): {proc.stderr.strip()}")
+        return proc.stdout.strip()
+
+    def terminate_backends(self, application_name: str | None = None) -> int:
+        if application_name is None:
+            self._unsupported("terminating every backend of a shared server")
+        out = self.psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND application_name = "
+            + _sql_literal(application_name)
+        )
+        return int(out or 0)
+
+
+def cluster_from_env() -> PgCluster | ExternalCluster:
+    """``ExternalCluster`` when ``PSQLPY_TEST_DSN`` is set, else a fresh ``PgCluster``."""
+    dsn = os.environ.get("PSQLPY_TEST_DSN")
+    if dsn:
+        return ExternalCluster(dsn)
+    return PgCluster()
+
+
+if __name__ == "__main__":  # manual check: python tests/pgcluster.py
+    t0 = time.monotonic()
+    with PgCluster() as pg:
+        print(f"started in {time.monotonic() - t0:.2f}s: {pg!r}")
+        print("bindir:", pg.bindir)
+        print("dsn:", pg.dsn("scram_user", sslmode="verify-full", sslrootcert=pg.ca_file))
+        print(pg.psql("SELECT version()"))
+        print(pg.psql("SELECT rolname, rolpassword IS NOT NULL FROM pg_authid WHERE rolname LIKE '%_user' ORDER BY 1"))
+    print(f"total {time.monotonic() - t0:.2f}s")
