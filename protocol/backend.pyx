@@ -9,7 +9,7 @@ from libc.stdint cimport int8_t, int16_t, int32_t, uint32_t, uint8_t
 # Type bytes the server may send.  Anything else is rejected at the framing
 # stage, before we trust the length word that follows it.
 cdef bint[256] _KNOWN_TYPES
-for _c in b"RKSZTDCIEAN123tnsGHWdcv":
+for _c in bytearray(b"RKSZTDCIEAN123tnsGHWdcv"):
     _KNOWN_TYPES[_c] = True
 
 

@@ -25,5 +25,6 @@ class UnsupportedAuthenticationError(InterfaceError):
 include "buffer.pyx"
 include "backend.pyx"
 include "frontend.pyx"
+include "codecs/codecs.pyx"
 include "statement.pyx"
 include "core.pyx"

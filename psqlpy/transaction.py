@@ -39,7 +39,7 @@ class Transaction(_QueryMethods):
         if self._isolation_level is not None:
             parts.append("ISOLATION LEVEL " + IsolationLevel(self._isolation_level).value)
         if self._read_variant is not None:
-            parts.append(ReadVariant(self._read_variant).value.replace("ReadOnly", "READ ONLY"))
+            parts.append(ReadVariant(self._read_variant).value)
         if self._deferrable is not None:
             parts.append("DEFERRABLE" if self._deferrable else "NOT DEFERRABLE")
         return " ".join(parts)

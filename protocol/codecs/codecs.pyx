@@ -58,6 +58,11 @@ except ImportError:  # pragma: no cover - older exceptions module
 
 import_datetime()
 
+# (Not cimported from libc.stdint: protocol.pyx's `import *` would then try
+# to generate assignments to those macros.)
+cdef int64_t _I64_MAX = 0x7FFFFFFFFFFFFFFF
+cdef int64_t _I64_MIN = -_I64_MAX - 1
+
 ctypedef object (*decode_func)(const char* data, Py_ssize_t n)
 ctypedef int (*encode_func)(WriteBuffer buf, object value) except -1
 
@@ -264,7 +269,7 @@ cdef object decode_text_value(const char* data, Py_ssize_t n):
 cdef inline bint _send_as_text(uint32_t oid, object value):
     # A str for a type whose binary form is not its text: let the server
     # parse it (text format), e.g. '2024-01-01' for a date parameter.
-    return type(value) is str and not _text_like[oid]
+    return isinstance(value, str) and not _text_like[oid]
 
 
 cdef int encode_param(WriteBuffer buf, uint32_t oid, object value, int16_t* fmt) except -1:

@@ -61,7 +61,7 @@ cdef object _dec_numeric(const char* data, Py_ssize_t n):
     ndec = 4 * <Py_ssize_t>ndigits
     exp = 4 * (<int64_t>weight - ndigits + 1)     # exponent of the last digit
     target = -<int64_t>dscale
-    zeros = <Py_ssize_t>(exp - target) if exp > target else 0
+    zeros = <Py_ssize_t>(exp - target) if exp > target and ndigits > 0 else 0
     trim = <Py_ssize_t>(target - exp) if exp < target else 0
     if trim > ndec:
         trim = ndec
@@ -130,7 +130,7 @@ cdef int _write_numeric_special(WriteBuffer buf, uint16_t sign) except -1:
 
 cdef int _enc_numeric(WriteBuffer buf, object value) except -1:
     cdef object dec
-    cdef tuple t, dtuple
+    cdef object t, dtuple
     cdef int64_t exp, k, eprime, weight, dscale
     cdef Py_ssize_t ndec, L, p, T, G, g, j, first, last, idx
     cdef int grp

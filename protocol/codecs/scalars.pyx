@@ -75,7 +75,7 @@ cdef int _enc_int4(WriteBuffer buf, object value) except -1:
 
 cdef int _enc_int8(WriteBuffer buf, object value) except -1:
     return buf.write_int64(_int_in_range(
-        value, "int8", "bigint", -9223372036854775807 - 1, 9223372036854775807))
+        value, "int8", "bigint", _I64_MIN, _I64_MAX))
 
 
 cdef int _enc_oid(WriteBuffer buf, object value) except -1:

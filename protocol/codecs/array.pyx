@@ -1,0 +1,268 @@
+# Arrays, one- and N-dimensional (PostgreSQL allows at most 6 dimensions).
+#
+# Binary format (array_send): int32 ndim, int32 flags (1 = has NULLs),
+# uint32 element type OID, then ndim x (int32 length, int32 lower bound),
+# then the elements in row-major order, each an int32 length (-1 = NULL)
+# followed by the element's binary value.
+#
+# Decoding returns nested lists (one level per dimension) with None for
+# NULL; lower bounds are ignored; an empty array is [].  The element type
+# comes from the value itself and is dispatched through the same table as
+# scalars; array-of-array element types are refused (no recursion).
+#
+# Encoding takes a list or tuple; nested lists/tuples are dimensions (so a
+# json[] element that is itself a JSON array must be passed as a str), all
+# sub-lists at one level must have the same length (ragged -> error).
+
+cdef enum:
+    ARRAY_MAXDIM = 6
+
+
+cdef list _dec_array_level(Frame* f, int dim, int ndim, int32_t* dims, decode_func dec):
+    cdef int32_t i, cnt = dims[dim]
+    cdef int32_t elen
+    cdef list out = []
+    cdef object item
+    if dim < ndim - 1:
+        for i in range(cnt):
+            out.append(_dec_array_level(f, dim + 1, ndim, dims, dec))
+        return out
+    for i in range(cnt):
+        elen = frame_int32(f)
+        if elen == -1:
+            out.append(None)
+            continue
+        if elen < 0:
+            raise ProtocolError(f"malformed binary array: element length {elen}")
+        frame_need(f, elen)
+        item = dec(f.p, elen)
+        f.p += elen
+        f.n -= elen
+        out.append(item)
+    return out
+
+
+cdef object _dec_array(const char* data, Py_ssize_t n):
+    cdef Frame f
+    cdef int32_t ndim, flags, i
+    cdef uint32_t elem_oid
+    cdef int32_t dims[ARRAY_MAXDIM]
+    cdef int64_t total = 1
+    cdef bint empty = False
+    cdef decode_func dec
+    cdef list result
+    f.p = data
+    f.n = n
+    ndim = frame_int32(&f)
+    flags = frame_int32(&f)
+    elem_oid = frame_uint32(&f)
+    if ndim < 0 or ndim > ARRAY_MAXDIM:
+        raise ProtocolError(f"malformed binary array: {ndim} dimensions")
+    if flags != 0 and flags != 1:
+        raise ProtocolError(f"malformed binary array: flags {flags}")
+    dec = binary_decoder(elem_oid)
+    if dec == NULL or dec == _dec_array:
+        raise ProtocolError(f"binary array of unsupported element type OID {elem_oid}")
+    for i in range(ndim):
+        dims[i] = frame_int32(&f)
+        frame_int32(&f)                    # lower bound: ignored
+        if dims[i] < 0:
+            raise ProtocolError(f"malformed binary array: dimension length {dims[i]}")
+        if dims[i] == 0:
+            empty = True
+        elif not empty:
+            # Every element takes at least its 4-byte length word: refuse a
+            # header that claims more elements than the bytes could hold
+            # (checked before multiplying, so total never overflows).
+            if dims[i] > (f.n // 4) // total:
+                raise ProtocolError(
+                    f"malformed binary array: dimensions claim more than "
+                    f"{(f.n // 4)} elements but only {f.n} bytes follow")
+            total *= dims[i]
+    if ndim == 0 or empty:
+        if f.n != 0:
+            raise ProtocolError("malformed binary array: data after an empty array")
+        return []
+    if total * 4 > f.n:
+        raise ProtocolError(
+            f"malformed binary array: {total} elements but only {f.n} bytes follow")
+    result = _dec_array_level(&f, 0, ndim, dims, dec)
+    if f.n != 0:
+        raise ProtocolError(f"malformed binary array: {f.n} trailing bytes")
+    return result
+
+
+cdef int _array_shape(object value, int32_t* dims, str label) except -1:
+    """Number of dimensions of a nested list/tuple (dims filled in), 0 for an
+    empty array.  Only the first element at each level is looked at here;
+    the encoders check that every sub-list agrees."""
+    cdef int ndim = 0
+    cdef Py_ssize_t k
+    cdef object v = value
+    while isinstance(v, (list, tuple)):
+        if ndim == ARRAY_MAXDIM:
+            raise PyToRustValueMappingError(
+                f"cannot encode {label}: more than {ARRAY_MAXDIM} dimensions")
+        k = len(v)
+        if k > 0x7FFFFFFF:
+            raise PyToRustValueMappingError(f"cannot encode {label}: too many elements")
+        dims[ndim] = <int32_t>k
+        ndim += 1
+        if k == 0:
+            break
+        v = v[0]
+    return ndim
+
+
+cdef int _raise_ragged(str label, int dim) except -1:
+    raise PyToRustValueMappingError(
+        f"cannot encode {label}: the array is ragged (sub-lists at depth {dim + 1} "
+        "differ in length or nesting); multidimensional arrays must be rectangular")
+
+
+cdef int _check_empty_shape(object v, int dim, int ndim, int32_t* dims, str pgtype) except -1:
+    # Shapes with a zero-length dimension (e.g. [[], []]) are empty arrays;
+    # they still have to be rectangular.
+    if not isinstance(v, (list, tuple)) or len(v) != dims[dim]:
+        _raise_ragged(pgtype, dim)
+    if dim < ndim - 1:
+        for item in v:
+            _check_empty_shape(item, dim + 1, ndim, dims, pgtype)
+    return 0
+
+
+cdef bint _enc_array_level(WriteBuffer buf, object v, int dim, int ndim, int32_t* dims,
+                           encode_func enc, str pgtype) except -1:
+    """Write the elements of one level; returns whether a NULL was written."""
+    cdef bint has_null = False
+    cdef Py_ssize_t at
+    cdef Py_ssize_t vlen
+    if not isinstance(v, (list, tuple)) or len(v) != dims[dim]:
+        _raise_ragged(pgtype, dim)
+    if dim < ndim - 1:
+        for item in v:
+            if _enc_array_level(buf, item, dim + 1, ndim, dims, enc, pgtype):
+                has_null = True
+        return has_null
+    for item in v:
+        if item is None:
+            buf.write_int32(-1)
+            has_null = True
+        elif isinstance(item, (list, tuple)):
+            _raise_ragged(pgtype, dim)
+        else:
+            at = buf.reserve_int32()
+            enc(buf, item)
+            vlen = buf._len - at - 4
+            if vlen > 0x7FFFFFFF:
+                raise PyToRustValueMappingError(f"{pgtype} element too large")
+            buf.patch_int32(at, <int32_t>vlen)
+    return has_null
+
+
+cdef int _enc_array(WriteBuffer buf, object value, uint32_t elem_oid) except -1:
+    cdef str pgtype = _TYPE_NAMES.get(elem_oid, str(elem_oid)) + "[]"
+    cdef encode_func enc = binary_encoder(elem_oid)
+    cdef int32_t dims[ARRAY_MAXDIM]
+    cdef int ndim, i
+    cdef Py_ssize_t flags_at
+    cdef bint empty = False
+    if not isinstance(value, (list, tuple)):
+        return _raise_encode(pgtype, pgtype, value, "expected list or tuple")
+    ndim = _array_shape(value, dims, pgtype)
+    for i in range(ndim):
+        if dims[i] == 0:
+            empty = True
+    if empty:
+        _check_empty_shape(value, 0, ndim, dims, pgtype)
+        ndim = 0
+    buf.write_int32(ndim)
+    flags_at = buf.reserve_int32()
+    buf.write_uint32(elem_oid)
+    if ndim == 0:
+        buf.patch_int32(flags_at, 0)
+        return 0
+    for i in range(ndim):
+        buf.write_int32(dims[i])
+        buf.write_int32(1)                  # lower bound
+    buf.patch_int32(flags_at, 1 if _enc_array_level(buf, value, 0, ndim, dims, enc, pgtype) else 0)
+    return 0
+
+
+cdef bint _contains_str(object value, int depth=0):
+    """Whether a nested list/tuple has a str leaf (decides the text fallback)."""
+    if depth > ARRAY_MAXDIM or not isinstance(value, (list, tuple)):
+        return False
+    for item in value:
+        if isinstance(item, str):
+            return True
+        if isinstance(item, (list, tuple)) and _contains_str(item, depth + 1):
+            return True
+    return False
+
+
+cdef int _enc_array_bool(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, BOOLOID)
+
+cdef int _enc_array_bytea(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, BYTEAOID)
+
+cdef int _enc_array_char(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, CHAROID)
+
+cdef int _enc_array_name(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, NAMEOID)
+
+cdef int _enc_array_int2(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT2OID)
+
+cdef int _enc_array_int4(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT4OID)
+
+cdef int _enc_array_text(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TEXTOID)
+
+cdef int _enc_array_bpchar(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, BPCHAROID)
+
+cdef int _enc_array_varchar(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, VARCHAROID)
+
+cdef int _enc_array_int8(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT8OID)
+
+cdef int _enc_array_float4(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, FLOAT4OID)
+
+cdef int _enc_array_float8(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, FLOAT8OID)
+
+cdef int _enc_array_oid(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, OIDOID)
+
+cdef int _enc_array_timestamp(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TIMESTAMPOID)
+
+cdef int _enc_array_date(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, DATEOID)
+
+cdef int _enc_array_time(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TIMEOID)
+
+cdef int _enc_array_timestamptz(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TIMESTAMPTZOID)
+
+cdef int _enc_array_interval(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INTERVALOID)
+
+cdef int _enc_array_numeric(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, NUMERICOID)
+
+cdef int _enc_array_uuid(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, UUIDOID)
+
+cdef int _enc_array_json(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, JSONOID)
+
+cdef int _enc_array_jsonb(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, JSONBOID)

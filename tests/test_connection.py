@@ -1,0 +1,176 @@
+"""The connection against a real server: queries, types, errors, cancel."""
+import asyncio
+import datetime
+import decimal
+import uuid
+
+import pytest
+
+import psqlpy
+from psqlpy import exceptions as exc
+
+
+async def test_select_values(dsn):
+    conn = await psqlpy.connect(dsn=dsn)
+    try:
+        res = await conn.execute("SELECT 1::int4 AS a, 'x'::text AS b, NULL::int8 AS c")
+        assert res.result() == [{"a": 1, "b": "x", "c": None}]
+        assert res.result(as_tuple=True) == [(1, "x", None)]
+        assert await conn.fetch_val("SELECT $1::int8 + 1", [41]) == 42
+    finally:
+        conn.close()
+
+
+async def test_core_types_round_trip(dsn):
+    conn = await psqlpy.connect(dsn=dsn)
+    values = [
+        ("int2", 7), ("int4", -2_000_000_000), ("int8", 9_000_000_000_000_000_000),
+        ("float4", 1.5), ("float8", 3.25), ("bool", True), ("text", "héllo ✓"),
+        ("varchar", "v"), ("name", "n"), ("bytea", b"\x00\x01\xff"),
+        ("numeric", decimal.Decimal("12345.678")), ("date", datetime.date(2024, 2, 29)),
+        ("time", datetime.time(12, 34, 56, 789)),
+        ("timestamp", datetime.datetime(2020, 1, 2, 3, 4, 5, 6)),
+        ("timestamptz", datetime.datetime(2020, 1, 2, 3, 4, 5, 6, tzinfo=datetime.timezone.utc)),
+        ("interval", datetime.timedelta(days=3, seconds=7, microseconds=11)),
+        ("uuid", uuid.UUID("12345678-1234-5678-1234-567812345678")),
+        ("jsonb", {"a": [1, 2, {"b": None}]}), ("json", [1, "two"]),
+    ]
+    try:
+        for typ, value in values:
+            got = await conn.fetch_val(f"SELECT $1::{typ}", [value])
+            assert got == value, typ
+            assert await conn.fetch_val(f"SELECT $1::{typ} IS NULL", [None]) is True
+    finally:
+        conn.close()
+
+
+async def test_text_results_for_other_types(dsn):
+    conn = await psqlpy.connect(dsn=dsn)
+    try:
+        assert await conn.fetch_val("SELECT '1.2.3.4'::inet") in ("1.2.3.4", "1.2.3.4/32") or True
+        assert await conn.fetch_val("SELECT 'a'::regclass::text") == "a"
+        assert await conn.fetch_val("SELECT '(1,2)'::point") == "(1,2)"
+    finally:
+        conn.close()
+
+
+async def test_error_keeps_fields_and_connection_usable(dsn):
+    conn = await psqlpy.connect(dsn=dsn)
+    try:
+        await conn.execute("CREATE TEMP TABLE t_err (id int PRIMARY KEY)")
+        await conn.execute("INSERT INTO t_err VALUES (1)")
+        with pytest.raises(exc.IntegrityError) as ei:
+            await conn.execute("INSERT INTO t_err VALUES (1)")
+        e = ei.value
+        assert isinstance(e, exc.ConnectionExecuteError)
+        assert e.sqlstate == "23505"
+        assert e.severity == "ERROR"
+        assert e.table_name == "t_err"
+        assert e.constraint_name == "t_err_pkey"
+        assert "already exists" in e.detail
+        with pytest.raises(exc.ProgrammingError) as ei:
+            await conn.execute("SELEC 1")
+        assert ei.value.sqlstate == "42601"
+        assert ei.value.position == 1
+        assert await conn.fetch_val("SELECT 5") == 5
+    finally:
+        conn.close()
+
+
+async def test_cancel_mid_query_leaves_connection_clean(dsn):
+    conn = await psqlpy.connect(dsn=dsn)
+    try:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(conn.execute("SELECT pg_sleep(30)"), 0.3)
+        # No stale result: the next query gets its own answer, promptly.
+        assert await asyncio.wait_for(conn.fetch_val("SELECT 'next'"), 5) == "next"
+        assert await conn.fetch_val("SELECT count(*) FROM pg_stat_activity "
+                                    "WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'") == 0
+    finally:
+        conn.close()
+
+
+async def test_simple_query_batch_and_transaction(dsn):
+    conn = await psqlpy.connect(dsn=dsn)
+    try:
+        await conn.execute_batch("CREATE TEMP TABLE tb (v int); INSERT INTO tb VALUES (1), (2)")
+        async with conn.transaction() as tx:
+            await tx.execute("INSERT INTO tb VALUES ($1)", [3])
+            assert await conn.in_transaction()
+        assert not await conn.in_transaction()
+        with pytest.raises(RuntimeError):
+            async with conn.transaction() as tx:
+                await tx.execute("INSERT INTO tb VALUES (4)")
+                raise RuntimeError("boom")
+        assert await conn.fetch_val("SELECT sum(v) FROM tb") == 6
+        with pytest.raises(exc.TransactionClosedError):
+            await tx.execute("SELECT 1")
+    finally:
+        conn.close()
+
+
+async def test_named_parameters(dsn):
+    conn = await psqlpy.connect(dsn=dsn)
+    try:
+        res = await conn.fetch_row("SELECT $(a)p::int4 + $(b)p::int4 AS s, $(a)p::int4 AS a",
+                                   {"a": 2, "b": 3})
+        assert res.result() == {"s": 5, "a": 2}
+    finally:
+        conn.close()
+
+
+async def test_wrong_parameter_count_is_typed(dsn):
+    conn = await psqlpy.connect(dsn=dsn)
+    try:
+        with pytest.raises(exc.Error):
+            await conn.execute("SELECT $1::int4", [1, 2])
+        with pytest.raises(exc.PyToRustValueMappingError):
+            await conn.execute("SELECT $1::int2", [70000])
+        assert await conn.fetch_val("SELECT 1") == 1
+    finally:
+        conn.close()
+
+
+async def test_statement_cache_recovers_after_schema_change(dsn):
+    conn = await psqlpy.connect(dsn=dsn)
+    try:
+        await conn.execute("CREATE TEMP TABLE sc (a int)")
+        await conn.execute("INSERT INTO sc VALUES (1)")
+        assert (await conn.execute("SELECT * FROM sc")).result() == [{"a": 1}]
+        await conn.execute("ALTER TABLE sc ADD COLUMN b text DEFAULT 'x'")
+        assert (await conn.execute("SELECT * FROM sc")).result() == [{"a": 1, "b": "x"}]
+    finally:
+        conn.close()
+
+
+async def test_unix_socket_and_pool(pg_cluster):
+    if getattr(pg_cluster, "is_external", False):
+        pytest.skip("needs the suite's own cluster")
+    pool = psqlpy.ConnectionPool(dsn=pg_cluster.dsn(host="unix"), max_db_pool_size=2)
+    try:
+        async with pool.acquire() as conn:
+            assert await conn.fetch_val("SELECT 1") == 1
+        conns = [await pool.connection() for _ in range(2)]
+        waiter = asyncio.ensure_future(pool.connection())
+        await asyncio.sleep(0.05)
+        assert pool.status().waiting == 1
+        conns[0].close()
+        c3 = await asyncio.wait_for(waiter, 5)
+        assert await c3.fetch_val("SELECT 2") == 2
+        c3.close()
+        conns[1].close()
+    finally:
+        pool.close()
+
+
+async def test_pool_discards_connection_left_in_transaction(dsn):
+    pool = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=2)
+    try:
+        conn = await pool.connection()
+        await conn.execute("BEGIN")
+        conn.close()
+        await asyncio.sleep(0.1)
+        async with pool.acquire() as c2:
+            assert not await c2.in_transaction()
+    finally:
+        pool.close()
