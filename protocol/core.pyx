@@ -64,7 +64,7 @@ cdef class Request:
     """One round of work ending in ReadyForQuery, and what it produced."""
     cdef:
         readonly int kind
-        readonly object waiter
+        public object waiter
         public Statement statement
         readonly list rows            # rows of the current/last result set
         readonly list results         # REQ_SIMPLE: [(column_names, rows, tag), ...]
@@ -100,7 +100,8 @@ cdef class Request:
 
     @property
     def tag(self):
-        return self.tags[-1] if self.tags else None
+        # (wraparound is off in fast builds: no negative indexes)
+        return self.tags[len(self.tags) - 1] if self.tags else None
 
     def __repr__(self):
         return f"<Request kind={self.kind} rows={len(self.rows)} tags={self.tags}>"

@@ -13,13 +13,17 @@ Low-level use, with no asyncio at all::
     sock.sendall(protocol.build_query("SELECT 1"))
 """
 
-from psqlpy.exceptions import ProtocolError, InterfaceError
+from psqlpy.exceptions import ProtocolError, InterfaceError, PyToRustValueMappingError
 from psqlpy._messages import *  # noqa: F401,F403  (re-exported: typed backend messages)
 from psqlpy._messages import __all__ as _messages_all
 
 
 class UnsupportedAuthenticationError(InterfaceError):
     """The server asked for an authentication method psqlpy does not implement."""
+
+
+class ParameterCountError(PyToRustValueMappingError):
+    """The number of parameters given does not match the statement's."""
 
 
 include "buffer.pyx"

@@ -173,7 +173,7 @@ async def _connect_socket(loop, config, host, port, use_tls) -> PgConnection:
                     raise _proto.ProtocolError(f"unexpected answer {answer!r} to SSLRequest")
             kwargs = {}
             if ssl_ctx is not None:
-                kwargs = dict(ssl=ssl_ctx, server_hostname=host if ssl_ctx.check_hostname else None,
+                kwargs = dict(ssl=ssl_ctx, server_hostname=host if ssl_ctx.check_hostname else "",
                               ssl_handshake_timeout=config.connect_timeout or 60)
             try:
                 transport, protocol = await loop.create_connection(

@@ -157,6 +157,12 @@ class Connection(_QueryMethods):
         return self
 
     async def __aexit__(self, *exc):
+        if self._pool is None and not self._released:
+            # Our own socket: close it gracefully and wait for it.
+            self._released = True
+            if self._conn is not None:
+                await self._conn.close()
+            return
         self.close()
 
     def __repr__(self):

@@ -58,6 +58,7 @@ class ConnectionPool:
         self._waiters: collections.deque = collections.deque()
         self._closed = False
         self._tasks: set = set()
+        self._closing: set = set()   # PgConnections whose sockets are closing
 
     @property
     def config(self):
@@ -137,8 +138,14 @@ class ConnectionPool:
 
     def _discard(self, pg) -> None:
         self._size -= 1
-        pg.terminate_soon()
+        self._terminate(pg)
         self._wake_one()
+
+    def _terminate(self, pg) -> None:
+        pg.terminate_soon()
+        if not pg.protocol.closed.done():
+            self._closing.add(pg)
+            pg.protocol.closed.add_done_callback(lambda _f, pg=pg: self._closing.discard(pg))
 
     # ---- releasing ---------------------------------------------------------------
 
@@ -215,12 +222,19 @@ class ConnectionPool:
     def close(self) -> None:
         self._closed = True
         while self._idle:
-            self._idle.popleft().terminate_soon()
+            self._terminate(self._idle.popleft())
             self._size -= 1
         while self._waiters:
             fut = self._waiters.popleft()
             if not fut.done():
                 fut.set_exception(ConnectionPoolExecuteError("the pool was closed"))
+
+    async def wait_closed(self, timeout: float = 5.0) -> None:
+        """Ours: after close(), wait until every socket the pool closed is
+        gone (the sync close() cannot wait for TLS shutdown)."""
+        closing = [pg.protocol.closed for pg in self._closing]
+        if closing:
+            await asyncio.wait(closing, timeout=timeout)
 
     def __enter__(self):
         return self

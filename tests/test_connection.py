@@ -10,19 +10,20 @@ import psqlpy
 from psqlpy import exceptions as exc
 
 
-async def test_select_values(dsn):
-    conn = await psqlpy.connect(dsn=dsn)
-    try:
-        res = await conn.execute("SELECT 1::int4 AS a, 'x'::text AS b, NULL::int8 AS c")
-        assert res.result() == [{"a": 1, "b": "x", "c": None}]
-        assert res.result(as_tuple=True) == [(1, "x", None)]
-        assert await conn.fetch_val("SELECT $1::int8 + 1", [41]) == 42
-    finally:
-        conn.close()
+@pytest.fixture
+async def conn(dsn):
+    async with await psqlpy.connect(dsn=dsn) as c:
+        yield c
 
 
-async def test_core_types_round_trip(dsn):
-    conn = await psqlpy.connect(dsn=dsn)
+async def test_select_values(conn):
+    res = await conn.execute("SELECT 1::int4 AS a, 'x'::text AS b, NULL::int8 AS c")
+    assert res.result() == [{"a": 1, "b": "x", "c": None}]
+    assert res.result(as_tuple=True) == [(1, "x", None)]
+    assert await conn.fetch_val("SELECT $1::int8 + 1", [41]) == 42
+
+
+async def test_core_types_round_trip(conn):
     values = [
         ("int2", 7), ("int4", -2_000_000_000), ("int8", 9_000_000_000_000_000_000),
         ("float4", 1.5), ("float8", 3.25), ("bool", True), ("text", "héllo ✓"),
@@ -35,112 +36,81 @@ async def test_core_types_round_trip(dsn):
         ("uuid", uuid.UUID("12345678-1234-5678-1234-567812345678")),
         ("jsonb", {"a": [1, 2, {"b": None}]}), ("json", [1, "two"]),
     ]
-    try:
-        for typ, value in values:
-            got = await conn.fetch_val(f"SELECT $1::{typ}", [value])
-            assert got == value, typ
-            assert await conn.fetch_val(f"SELECT $1::{typ} IS NULL", [None]) is True
-    finally:
-        conn.close()
+    for typ, value in values:
+        got = await conn.fetch_val(f"SELECT $1::{typ}", [value])
+        assert got == value, typ
+        assert await conn.fetch_val(f"SELECT $1::{typ} IS NULL", [None]) is True
 
 
-async def test_text_results_for_other_types(dsn):
-    conn = await psqlpy.connect(dsn=dsn)
-    try:
-        assert await conn.fetch_val("SELECT '1.2.3.4'::inet") in ("1.2.3.4", "1.2.3.4/32") or True
-        assert await conn.fetch_val("SELECT 'a'::regclass::text") == "a"
-        assert await conn.fetch_val("SELECT '(1,2)'::point") == "(1,2)"
-    finally:
-        conn.close()
+async def test_text_results_for_other_types(conn):
+    assert await conn.fetch_val("SELECT '1.2.3.4'::inet") == "1.2.3.4"
+    assert await conn.fetch_val("SELECT 'pg_class'::regclass") == "pg_class"
+    assert await conn.fetch_val("SELECT '(1,2)'::point") == "(1,2)"
 
 
-async def test_error_keeps_fields_and_connection_usable(dsn):
-    conn = await psqlpy.connect(dsn=dsn)
-    try:
-        await conn.execute("CREATE TEMP TABLE t_err (id int PRIMARY KEY)")
+async def test_error_keeps_fields_and_connection_usable(conn):
+    await conn.execute("CREATE TEMP TABLE t_err (id int PRIMARY KEY)")
+    await conn.execute("INSERT INTO t_err VALUES (1)")
+    with pytest.raises(exc.IntegrityError) as ei:
         await conn.execute("INSERT INTO t_err VALUES (1)")
-        with pytest.raises(exc.IntegrityError) as ei:
-            await conn.execute("INSERT INTO t_err VALUES (1)")
-        e = ei.value
-        assert isinstance(e, exc.ConnectionExecuteError)
-        assert e.sqlstate == "23505"
-        assert e.severity == "ERROR"
-        assert e.table_name == "t_err"
-        assert e.constraint_name == "t_err_pkey"
-        assert "already exists" in e.detail
-        with pytest.raises(exc.ProgrammingError) as ei:
-            await conn.execute("SELEC 1")
-        assert ei.value.sqlstate == "42601"
-        assert ei.value.position == 1
-        assert await conn.fetch_val("SELECT 5") == 5
-    finally:
-        conn.close()
+    e = ei.value
+    assert isinstance(e, exc.ConnectionExecuteError)
+    assert e.sqlstate == "23505"
+    assert e.severity == "ERROR"
+    assert e.table_name == "t_err"
+    assert e.constraint_name == "t_err_pkey"
+    assert "already exists" in e.detail
+    with pytest.raises(exc.ProgrammingError) as ei:
+        await conn.execute("SELEC 1")
+    assert ei.value.sqlstate == "42601"
+    assert ei.value.position == 1
+    assert await conn.fetch_val("SELECT 5") == 5
 
 
-async def test_cancel_mid_query_leaves_connection_clean(dsn):
-    conn = await psqlpy.connect(dsn=dsn)
-    try:
-        with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(conn.execute("SELECT pg_sleep(30)"), 0.3)
-        # No stale result: the next query gets its own answer, promptly.
-        assert await asyncio.wait_for(conn.fetch_val("SELECT 'next'"), 5) == "next"
-        assert await conn.fetch_val("SELECT count(*) FROM pg_stat_activity "
-                                    "WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'") == 0
-    finally:
-        conn.close()
+async def test_cancel_mid_query_leaves_connection_clean(conn):
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(conn.execute("SELECT pg_sleep(30)"), 0.3)
+    # No stale result: the next query gets its own answer, promptly.
+    assert await asyncio.wait_for(conn.fetch_val("SELECT 'next'"), 5) == "next"
+    assert await conn.fetch_val("SELECT count(*) FROM pg_stat_activity "
+                                "WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'") == 0
 
 
-async def test_simple_query_batch_and_transaction(dsn):
-    conn = await psqlpy.connect(dsn=dsn)
-    try:
-        await conn.execute_batch("CREATE TEMP TABLE tb (v int); INSERT INTO tb VALUES (1), (2)")
+async def test_simple_query_batch_and_transaction(conn):
+    await conn.execute_batch("CREATE TEMP TABLE tb (v int); INSERT INTO tb VALUES (1), (2)")
+    async with conn.transaction() as tx:
+        await tx.execute("INSERT INTO tb VALUES ($1)", [3])
+        assert await conn.in_transaction()
+    assert not await conn.in_transaction()
+    with pytest.raises(RuntimeError):
         async with conn.transaction() as tx:
-            await tx.execute("INSERT INTO tb VALUES ($1)", [3])
-            assert await conn.in_transaction()
-        assert not await conn.in_transaction()
-        with pytest.raises(RuntimeError):
-            async with conn.transaction() as tx:
-                await tx.execute("INSERT INTO tb VALUES (4)")
-                raise RuntimeError("boom")
-        assert await conn.fetch_val("SELECT sum(v) FROM tb") == 6
-        with pytest.raises(exc.TransactionClosedError):
-            await tx.execute("SELECT 1")
-    finally:
-        conn.close()
+            await tx.execute("INSERT INTO tb VALUES (4)")
+            raise RuntimeError("boom")
+    assert await conn.fetch_val("SELECT sum(v) FROM tb") == 6
+    with pytest.raises(exc.TransactionClosedError):
+        await tx.execute("SELECT 1")
 
 
-async def test_named_parameters(dsn):
-    conn = await psqlpy.connect(dsn=dsn)
-    try:
-        res = await conn.fetch_row("SELECT $(a)p::int4 + $(b)p::int4 AS s, $(a)p::int4 AS a",
-                                   {"a": 2, "b": 3})
-        assert res.result() == {"s": 5, "a": 2}
-    finally:
-        conn.close()
+async def test_named_parameters(conn):
+    res = await conn.fetch_row("SELECT $(a)p::int4 + $(b)p::int4 AS s, $(a)p::int4 AS a",
+                               {"a": 2, "b": 3})
+    assert res.result() == {"s": 5, "a": 2}
 
 
-async def test_wrong_parameter_count_is_typed(dsn):
-    conn = await psqlpy.connect(dsn=dsn)
-    try:
-        with pytest.raises(exc.Error):
-            await conn.execute("SELECT $1::int4", [1, 2])
-        with pytest.raises(exc.PyToRustValueMappingError):
-            await conn.execute("SELECT $1::int2", [70000])
-        assert await conn.fetch_val("SELECT 1") == 1
-    finally:
-        conn.close()
+async def test_wrong_parameter_count_is_typed(conn):
+    with pytest.raises(exc.Error):
+        await conn.execute("SELECT $1::int4", [1, 2])
+    with pytest.raises(exc.PyToRustValueMappingError):
+        await conn.execute("SELECT $1::int2", [70000])
+    assert await conn.fetch_val("SELECT 1") == 1
 
 
-async def test_statement_cache_recovers_after_schema_change(dsn):
-    conn = await psqlpy.connect(dsn=dsn)
-    try:
-        await conn.execute("CREATE TEMP TABLE sc (a int)")
-        await conn.execute("INSERT INTO sc VALUES (1)")
-        assert (await conn.execute("SELECT * FROM sc")).result() == [{"a": 1}]
-        await conn.execute("ALTER TABLE sc ADD COLUMN b text DEFAULT 'x'")
-        assert (await conn.execute("SELECT * FROM sc")).result() == [{"a": 1, "b": "x"}]
-    finally:
-        conn.close()
+async def test_statement_cache_recovers_after_schema_change(conn):
+    await conn.execute("CREATE TEMP TABLE sc (a int)")
+    await conn.execute("INSERT INTO sc VALUES (1)")
+    assert (await conn.execute("SELECT * FROM sc")).result() == [{"a": 1}]
+    await conn.execute("ALTER TABLE sc ADD COLUMN b text DEFAULT 'x'")
+    assert (await conn.execute("SELECT * FROM sc")).result() == [{"a": 1, "b": "x"}]
 
 
 async def test_unix_socket_and_pool(pg_cluster):
@@ -161,6 +131,7 @@ async def test_unix_socket_and_pool(pg_cluster):
         conns[1].close()
     finally:
         pool.close()
+        await pool.wait_closed()
 
 
 async def test_pool_discards_connection_left_in_transaction(dsn):
@@ -174,3 +145,4 @@ async def test_pool_discards_connection_left_in_transaction(dsn):
             assert not await c2.in_transaction()
     finally:
         pool.close()
+        await pool.wait_closed()

@@ -13,6 +13,7 @@ async def pool(dsn):
     p = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=3)
     yield p
     p.close()
+    await p.wait_closed()
 
 
 @pytest.fixture

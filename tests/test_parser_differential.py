@@ -335,7 +335,7 @@ def mutated_streams(draw):
             s = draw(st.sampled_from([x for x in starts if x + 5 <= len(stream)] or [None]))
             if s is not None:
                 (n,) = struct.unpack("!I", stream[s + 1:s + 5])
-                n = max(0, n + draw(st.integers(-6, 6)))
+                n = min(max(0, n + draw(st.integers(-6, 6))), 0xFFFFFFFF)
                 stream[s + 1:s + 5] = struct.pack("!I", n)
     return bytes(stream)
 
