@@ -175,10 +175,10 @@ cdef object parse_message(char mtype, Frame* f):
         return ReadyForQuery(chr(status))
     if mtype == b'T':
         return RowDescription(parse_row_description_fields(f))
-    if mtype == b'E':
-        return ErrorResponse(parse_error_fields(f))
-    if mtype == b'N':
-        return NoticeResponse(parse_error_fields(f))
+    if mtype == b'E' or mtype == b'N':
+        fields = parse_error_fields(f)
+        frame_done(f, mtype)
+        return (ErrorResponse if mtype == b'E' else NoticeResponse)(fields)
     if mtype == b'S':
         name = frame_cstr_str(f)
         value = frame_cstr_str(f)
@@ -258,7 +258,8 @@ cdef class MessageReader:
                     break
                 out.append(parse_message(mtype, &body))
                 off += k
-        except ProtocolError as e:
+        except Exception as e:
+            # The failing message was not consumed: the reader stays poisoned.
             self._error = e
             raise
         used[0] = off

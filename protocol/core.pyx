@@ -280,7 +280,14 @@ cdef class CoreProtocol:
                 self.backend_pid = msg.process_id
                 self.backend_secret = msg.secret_key
             elif mtype == b'Z':
+                # Startup ends here, so whatever follows in the same chunk is
+                # judged by the normal rules (an unsolicited DataRow is an error).
                 self.transaction_status = msg.status
+                sink = self.startup_sink
+                self._state = ST_READY
+                self.startup_sink = None
+                sink(msg)
+                return 0
             self.startup_sink(msg)
             return 0
         if not self._requests:

@@ -483,3 +483,18 @@ def test_max_message_size_parameter():
         assert cls(200).feed(wire) == [m.DataRow((b"x" * 100,))]
         with pytest.raises(ProtocolError):
             cls(50).feed(wire[:5])
+
+
+@pytest.mark.parametrize("reader_cls", [MessageReader, PyMessageReader])
+@pytest.mark.parametrize("split", [0, 3])
+def test_poisoned_after_unsupported_authentication(reader_cls, split):
+    """Any parse error poisons the reader, whichever path (whole chunk or pending bytes)
+    the offending message took: it must not be dropped silently nor re-parsed forever."""
+    wire = _frame(b"R", _i32(2))
+    r = reader_cls()
+    if split:
+        assert r.feed(wire[:split]) == []
+    with pytest.raises(protocol.UnsupportedAuthenticationError):
+        r.feed(wire[split:])
+    with pytest.raises(protocol.UnsupportedAuthenticationError):
+        r.feed(b"Z\0\0\0\5I")
