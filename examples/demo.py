@@ -67,7 +67,9 @@ async def main(dsn: str) -> None:
         await listener.add_callback("ticks", noop)
         await listener.startup()
         t0 = time.perf_counter()
-        await conn.execute(f"SELECT pg_notify('ticks', repeat('x', 32)) FROM generate_series(1, {N}) g")
+        # Distinct payloads: the server folds identical notifications of one
+        # transaction into one.
+        await conn.execute(f"SELECT pg_notify('ticks', lpad(g::text, 32, 'x')) FROM generate_series(1, {N}) g")
         count = 0
         async for msg in listener:
             count += 1
@@ -82,15 +84,16 @@ async def main(dsn: str) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        import uvloop
-        uvloop.install()
-        print("event loop: uvloop")
-    except ImportError:
-        print("event loop: asyncio")
     cluster = cluster_from_env()
     cluster.start()
     try:
-        asyncio.run(main(cluster.dsn()))
+        for name in ("asyncio", "uvloop"):
+            try:
+                factory = __import__("uvloop").new_event_loop if name == "uvloop" else None
+            except ImportError:
+                continue
+            print(f"--- event loop: {name}")
+            with asyncio.Runner(loop_factory=factory) as runner:
+                runner.run(main(cluster.dsn()))
     finally:
         cluster.stop()

@@ -36,6 +36,7 @@ async def open_connection(config, *, loop=None) -> PgConnection:
     if config.load_balance_hosts == LoadBalanceHosts.Random:
         random.shuffle(hosts)
     errors = []
+    last_exc = None
     for host, port in hosts:
         try:
             coro = _connect_one(loop, config, host, port)
@@ -43,13 +44,15 @@ async def open_connection(config, *, loop=None) -> PgConnection:
                 conn = await asyncio.wait_for(coro, config.connect_timeout)
             else:
                 conn = await coro
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError as e:
             errors.append(f"{_where(host, port)}: timed out after {config.connect_timeout} s")
+            last_exc = e
             continue
         except (OSError, BaseConnectionError, SSLError, InterfaceError) as e:
             if _is_auth_failure(e):
                 raise  # wrong credentials: trying another host would only hide that
             errors.append(f"{_where(host, port)}: {e}")
+            last_exc = e
             continue
         if config.target_session_attrs != TargetSessionAttrs.Any:
             try:
@@ -64,7 +67,8 @@ async def open_connection(config, *, loop=None) -> PgConnection:
                               f"{config.target_session_attrs.value}")
                 continue
         return conn
-    raise ConnectError("could not connect: " + "; ".join(errors))
+    # The typed cause of the last failure stays reachable as __cause__.
+    raise ConnectError("could not connect: " + "; ".join(errors)) from last_exc
 
 
 def _where(host, port):
