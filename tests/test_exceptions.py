@@ -17,24 +17,10 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def _import(name: str) -> types.ModuleType:
-    """Import a psqlpy submodule even while ``psqlpy/__init__.py`` cannot be imported yet
-    (its extension or sibling modules unbuilt): fall back to a bare package object."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        if "psqlpy" in sys.modules and hasattr(sys.modules["psqlpy"], "__path__"):
-            raise
-        for mod in [m for m in sys.modules if m == "psqlpy" or m.startswith("psqlpy.")]:
-            del sys.modules[mod]
-        pkg = types.ModuleType("psqlpy")
-        pkg.__path__ = [str(ROOT / "psqlpy")]
-        sys.modules["psqlpy"] = pkg
-        return importlib.import_module(name)
 
 
-exc = _import("psqlpy.exceptions")
-errcodes = _import("psqlpy._errcodes")
+exc = importlib.import_module("psqlpy.exceptions")
+errcodes = importlib.import_module("psqlpy._errcodes")
 
 HIERARCHY = {
     "WarningError": "Exception",
@@ -110,7 +96,7 @@ def test_all_is_complete_and_unique() -> None:
 
 
 def test_internal_alias() -> None:
-    internal = _import("psqlpy._internal.exceptions")
+    internal = importlib.import_module("psqlpy._internal.exceptions")
     assert internal.InterfaceError is exc.InterfaceError
     assert set(internal.__all__) == set(exc.__all__)
     for name in exc.__all__:

@@ -16,24 +16,11 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def _import(name: str) -> types.ModuleType:
-    """Import a psqlpy submodule even while ``psqlpy/__init__.py`` cannot be imported yet."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        if "psqlpy" in sys.modules and hasattr(sys.modules["psqlpy"], "__path__"):
-            raise
-        for mod in [m for m in sys.modules if m == "psqlpy" or m.startswith("psqlpy.")]:
-            del sys.modules[mod]
-        pkg = types.ModuleType("psqlpy")
-        pkg.__path__ = [str(ROOT / "psqlpy")]
-        sys.modules["psqlpy"] = pkg
-        return importlib.import_module(name)
 
 
-et = _import("psqlpy.extra_types")
-exc = _import("psqlpy.exceptions")
-rf = _import("psqlpy.row_factories")
+et = importlib.import_module("psqlpy.extra_types")
+exc = importlib.import_module("psqlpy.exceptions")
+rf = importlib.import_module("psqlpy.row_factories")
 
 SCALARS = {
     "SmallInt": "int2", "Integer": "int4", "BigInt": "int8", "Money": "money",
