@@ -74,3 +74,11 @@ async def test_verify_ca_rejects_unknown_ca(own_cluster):
 async def test_bad_dsn_names_the_bad_part():
     with pytest.raises(exc.ConnectionPoolConfigurationError, match="sslmode"):
         await psqlpy.connect(dsn="postgresql://u@localhost/db?sslmode=sometimes")
+
+
+async def test_allow_mode_falls_back_to_tls_and_disable_stays_plain(own_cluster):
+    own_cluster.need_ssl()
+    # allow: plain first; ssl_user is rejected without TLS, so it retries with TLS.
+    assert await _whoami(dsn=own_cluster.dsn("ssl_user", sslmode="allow")) == "ssl_user true"
+    assert await _whoami(dsn=own_cluster.dsn("nossl_user", sslmode="allow")) == "nossl_user false"
+    assert await _whoami(dsn=own_cluster.dsn("scram_user", sslmode="disable")) == "scram_user false"
