@@ -12,6 +12,8 @@
 # legal in every state and are handled before the per-request switch.
 
 from collections import deque
+cimport cython
+from cpython.dict cimport PyDict_New, PyDict_SetItem
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.list cimport PyList_Append
 from cpython.ref cimport Py_INCREF
@@ -32,6 +34,8 @@ cdef enum CoreState:
     ST_CLOSED = 3
 
 
+@cython.final
+@cython.freelist(256)
 cdef class ListenerNotificationMsg:
     """One NOTIFY, as a Listener delivers it."""
     cdef readonly int process_id
@@ -60,6 +64,8 @@ cdef class ListenerNotificationMsg:
         return hash((self.process_id, self.channel, self.payload))
 
 
+@cython.final
+@cython.freelist(32)
 cdef class Request:
     """One round of work ending in ReadyForQuery, and what it produced."""
     cdef:
@@ -454,3 +460,21 @@ cdef class CoreProtocol:
         frame_done(f, b'D')
         PyList_Append(req.rows, row)
         return 0
+
+
+def rows_to_dicts(tuple names, list rows):
+    """Rows (tuples) to dicts keyed by column name, in C: this is what
+    ``QueryResult.result()`` costs per row."""
+    cdef Py_ssize_t i, j, n = len(names)
+    cdef list out = [None] * len(rows)
+    cdef tuple row
+    cdef dict d
+    for i in range(len(rows)):
+        row = rows[i]   # type-checked: a non-tuple raises TypeError
+        if len(row) != n:
+            raise ValueError("row width does not match the column names")
+        d = PyDict_New()
+        for j in range(n):
+            PyDict_SetItem(d, names[j], row[j])
+        out[i] = d
+    return out

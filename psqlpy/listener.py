@@ -92,7 +92,9 @@ class Listener:
         self._liveness_interval = liveness_interval
         self._liveness_timeout = liveness_timeout
 
-        self._callbacks: dict[str, list] = {}
+        # channel -> callbacks; tuples are replaced, never mutated, so the
+        # delivery loop can iterate one without copying it per notification.
+        self._callbacks: dict[str, tuple] = {}
         self._pg = None
         self._conn: _ListenerConnection | None = None
         self._started = False
@@ -203,17 +205,19 @@ class Listener:
             raise ListenerCallbackError("callback must be a coroutine function (async def)")
         sql = "LISTEN " + self._quote_channel(channel)
         new = channel not in self._callbacks
-        self._callbacks.setdefault(channel, []).append(callback)
+        self._callbacks[channel] = self._callbacks.get(channel, ()) + (callback,)
         if new and self._started and self._pg is not None:
             try:
                 # Returns once the server confirmed: a NOTIFY sent after this
                 # call is delivered.
                 await self._pg.simple_query(sql, ListenerCallbackError)
             except BaseException:
-                cbs = self._callbacks.get(channel)
-                if cbs and callback in cbs:
+                cbs = list(self._callbacks.get(channel, ()))
+                if callback in cbs:
                     cbs.remove(callback)
-                    if not cbs:
+                    if cbs:
+                        self._callbacks[channel] = tuple(cbs)
+                    else:
                         del self._callbacks[channel]
                 raise
 
@@ -265,7 +269,13 @@ class Listener:
         # Called by the Cython core for every NotificationResponse.  The return
         # value asks the core to stop parsing (backpressure).
         self._buffered += 1
-        self._route(msg)
+        if self._listening:
+            self._route(msg)
+        else:   # the iterator's path, inlined: it is the hot one in that mode
+            self._queue.append(msg)
+            w = self._queue_waiter
+            if w is not None and not w.done():
+                w.set_result(None)
         if self._buffered >= self._max_buffered and not self._pg_busy():
             self._pause_reading()
             return True
@@ -293,19 +303,22 @@ class Listener:
 
     async def _channel_worker(self, channel: str, q: collections.deque) -> None:
         try:
+            callbacks = self._callbacks
             while q and self._listening:
                 msg = q.popleft()
                 try:
-                    for cb in tuple(self._callbacks.get(channel, ())):
+                    for cb in callbacks.get(channel, ()):
                         try:
-                            await cb(msg.connection, msg.payload, msg.channel, msg.process_id)
+                            await cb(msg.connection, msg.payload, channel, msg.process_id)
                         except asyncio.CancelledError:
                             raise
                         except Exception:
                             log.exception("listener callback %r for channel %r raised; "
                                           "delivery continues", cb, channel)
                 finally:
-                    self._delivered()
+                    self._buffered -= 1
+                    if self._reading_paused and self._buffered <= self._resume_at:
+                        self._resume_reading()
         finally:
             if self._workers.get(channel) is asyncio.current_task():
                 del self._workers[channel]
