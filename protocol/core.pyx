@@ -129,6 +129,7 @@ cdef class CoreProtocol:
     cdef:
         ReadBuffer _rb
         object _requests              # deque[Request]
+        Request _current              # the queue's head, cached: looked up per message
         int _state
         readonly dict parameters      # ParameterStatus values
         readonly int backend_pid
@@ -222,6 +223,7 @@ cdef class CoreProtocol:
 
     cdef int _fail_all(self, object exc) except -1:
         cdef Request req
+        self._current = None
         while self._requests:
             req = self._requests.popleft()
             if not req.waiter.done():
@@ -250,6 +252,8 @@ cdef class CoreProtocol:
         if self._state == ST_CLOSED:
             raise self.error if self.error is not None else ConnectionError("connection closed")
         self._requests.append(req)
+        if self._current is None:
+            self._current = req
 
     @property
     def pending_requests(self):
@@ -296,9 +300,9 @@ cdef class CoreProtocol:
                 return 0
             self.startup_sink(msg)
             return 0
-        if not self._requests:
+        if self._current is None:
             return self._on_unsolicited(mtype, f)
-        req = <Request>self._requests[0]
+        req = self._current
         if mtype == b'D':
             return self._on_data_row(req, f)
         if mtype == b'C':
@@ -318,6 +322,7 @@ cdef class CoreProtocol:
             self.transaction_status = chr(status)
             req.transaction_status = self.transaction_status
             self._requests.popleft()
+            self._current = <Request>self._requests[0] if self._requests else None
             if not req.waiter.done():
                 req.waiter.set_result(req)
             return 0
