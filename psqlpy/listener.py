@@ -165,17 +165,33 @@ class Listener:
             pg.core.notification_handler = self._on_notification
             pg.before_request = self._before_request
             pg.add_lost_callback(self._on_connection_lost)
-            if self._callbacks:
-                await pg.simple_query(self._listen_sql(self._callbacks), ListenerStartError)
+            # Channels may be added or cleared while we wait for the server
+            # (during a reconnect, say): repeat until the session listens to
+            # exactly the registered channels.
+            listened: set = set()
+            while True:
+                missing = [ch for ch in self._callbacks if ch not in listened]
+                extra = [ch for ch in listened if ch not in self._callbacks]
+                if not missing and not extra:
+                    break
+                sql = ";".join(["LISTEN " + quote_ident(ch, "channel name") for ch in missing]
+                               + ["UNLISTEN " + quote_ident(ch, "channel name") for ch in extra])
+                await pg.simple_query(sql, ListenerStartError)
+                listened.update(missing)
+                listened.difference_update(extra)
         except BaseException:
             pg.terminate()
             raise
         self._pg = pg
         self._conn = conn
 
-    @staticmethod
-    def _listen_sql(channels) -> str:
-        return ";".join("LISTEN " + quote_ident(ch, "channel name") for ch in channels)
+    def _live_pg(self):
+        """The listener's connection when it is usable now; None while
+        stopped or reconnecting (the reconnect LISTENs every channel)."""
+        pg = self._pg
+        if self._started and pg is not None and not pg.is_closed:
+            return pg
+        return None
 
     async def shutdown(self) -> None:
         """Stop listening and close the connection.  Registered callbacks are
@@ -206,11 +222,12 @@ class Listener:
         sql = "LISTEN " + self._quote_channel(channel)
         new = channel not in self._callbacks
         self._callbacks[channel] = self._callbacks.get(channel, ()) + (callback,)
-        if new and self._started and self._pg is not None:
+        pg = self._live_pg()
+        if new and pg is not None:
             try:
                 # Returns once the server confirmed: a NOTIFY sent after this
                 # call is delivered.
-                await self._pg.simple_query(sql, ListenerCallbackError)
+                await pg.simple_query(sql, ListenerCallbackError)
             except BaseException:
                 cbs = list(self._callbacks.get(channel, ()))
                 if callback in cbs:
@@ -231,13 +248,15 @@ class Listener:
     async def clear_channel_callbacks(self, channel: str) -> None:
         sql = "UNLISTEN " + self._quote_channel(channel)
         self._callbacks.pop(channel, None)
-        if self._started and self._pg is not None:
-            await self._pg.simple_query(sql, ListenerCallbackError)
+        pg = self._live_pg()
+        if pg is not None:
+            await pg.simple_query(sql, ListenerCallbackError)
 
     async def clear_all_channels(self) -> None:
         self._callbacks.clear()
-        if self._started and self._pg is not None:
-            await self._pg.simple_query("UNLISTEN *", ListenerCallbackError)
+        pg = self._live_pg()
+        if pg is not None:
+            await pg.simple_query("UNLISTEN *", ListenerCallbackError)
 
     def add_gap_callback(self, callback) -> None:
         """``await callback(gap: ListenerGap)`` after every reconnect (and once

@@ -114,3 +114,29 @@ async def test_corrupted_stream_is_a_typed_loss_and_recovers(own_cluster, proxy)
         await listener.shutdown()
         pool.close()
         await pool.wait_closed()
+
+
+async def test_channels_changed_while_reconnecting(own_cluster, proxy):
+    dsn = _proxy_dsn(proxy)
+    pool, listener, gaps, got = await _listener_with_gaps(dsn, "keep_chan")
+    try:
+        proxy.refuse_new = True
+        proxy.cut()
+        await asyncio.sleep(0.2)            # the listener is now retrying
+        assert not gaps
+
+        async def cb2(connection, payload, channel, pid):
+            got.append("new:" + payload)
+
+        await listener.add_callback("new_chan", cb2)        # no error while disconnected
+        await listener.clear_channel_callbacks("keep_chan")
+        proxy.refuse_new = False
+        await _wait_for(lambda: gaps)
+        chans = await listener.connection.fetch("SELECT pg_listening_channels() AS c")
+        assert [r["c"] for r in chans.result()] == ["new_chan"]
+        await _notify(own_cluster.dsn(sslmode="disable"), "new_chan", "x")
+        await _wait_for(lambda: got == ["new:x"])
+    finally:
+        await listener.shutdown()
+        pool.close()
+        await pool.wait_closed()
