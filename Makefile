@@ -17,7 +17,7 @@ STAMP := $(VENV)/.psqlpy-installed
 # switching flavour regenerates the C file, since cythonize only looks at mtimes.
 MODE_FILE := build/.psqlpy-build-mode
 
-.PHONY: all venv build test debug debug-build annotate demo bench clean distclean
+.PHONY: all venv build test debug debug-build annotate demo bench profile clean distclean
 
 all: build
 
@@ -64,9 +64,26 @@ annotate: venv
 demo: build
 	$(PY) examples/demo.py
 
-bench: build
-	@test -f benchmarks/run.py || { echo "benchmarks/run.py is not written yet"; exit 1; }
-	$(PY) benchmarks/run.py
+# Benchmarks (benchmarks/README.md): the `bench` extra's packages go into .venv
+# without reinstalling the project; peers get their own venvs in .bench-venvs/.
+#   make bench ARGS='--quick'            smoke run (small sizes, one round)
+#   make bench ARGS='--drivers ours,asyncpg --workloads notify --rounds 5'
+#   make profile WORKLOAD=fetch          flame graph: benchmarks/results/profile-fetch.svg
+BENCH_STAMP := $(VENV)/.psqlpy-bench-installed
+ARGS ?=
+WORKLOAD ?= fetch
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	@mkdir -p build
+	$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['bench']))" > build/bench-requirements.txt
+	$(PY) -m pip install -q -r build/bench-requirements.txt
+	touch $@
+
+bench: build $(BENCH_STAMP)
+	$(PY) benchmarks/run.py $(ARGS)
+
+profile: build $(BENCH_STAMP)
+	$(PY) benchmarks/run.py --profile $(WORKLOAD) $(ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .hypothesis
@@ -76,3 +93,30 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# Coverage-guided fuzzing of the Cython parser and state machine (atheris):
+#   make fuzz FUZZ_SECONDS=60          each target for FUZZ_SECONDS, normal build
+#   make fuzz FUZZ_ASAN=1              clang-instrumented build (C edge coverage + ASan)
+# Crashers land in tests/fuzz/corpus/crashers/ (replayed by test_fuzz_regressions.py);
+# the growing working corpus stays in build/fuzz/ (tests/fuzz/fuzz_parser.py explains).
+FUZZ_SECONDS ?= 60
+FUZZ_ASAN ?=
+FUZZ_TARGETS ?= reader core
+.PHONY: fuzz
+fuzz:
+	@test -x $(PY) || { echo "run make build first"; exit 1; }
+	$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install -q atheris
+	@mkdir -p tests/fuzz/corpus/crashers $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+	@if [ -n "$(FUZZ_ASAN)" ]; then tests/fuzz/build_asan.sh; fi
+	@status=0; \
+	if [ -n "$(FUZZ_ASAN)" ]; then \
+		env="PYTHONPATH=build/fuzz-asan ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+		     LD_PRELOAD=$$($(PY) -c 'import atheris; print(atheris.path())')/asan_with_fuzzer.so"; \
+	else env=; fi; \
+	for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+		env $$env $(PY) tests/fuzz/fuzz_parser.py $$t -max_total_time=$(FUZZ_SECONDS) \
+			-timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+			-artifact_prefix=tests/fuzz/corpus/crashers/$$t- \
+			build/fuzz/$$t tests/fuzz/corpus/seeds/$$t || status=1; \
+	done; exit $$status

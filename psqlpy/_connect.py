@@ -79,9 +79,26 @@ def _is_auth_failure(e) -> bool:
     return getattr(e, "sqlstate", None) in ("28P01", "28000")
 
 
+def _reported_read_only(parameters) -> bool | None:
+    """Read-only-ness from the ParameterStatus values of the startup, as libpq
+    does: PostgreSQL 14+ reports ``in_hot_standby`` and
+    ``default_transaction_read_only`` (both GUC_REPORT), so no query is needed.
+    None when the server did not report both (older servers, some poolers)."""
+    hot = parameters.get("in_hot_standby")
+    default_ro = parameters.get("default_transaction_read_only")
+    if hot is None or default_ro is None:
+        return None
+    return hot == "on" or default_ro == "on"
+
+
 async def _matches_session_attrs(conn: PgConnection, attrs) -> bool:
-    req = await conn.simple_query("SHOW transaction_read_only")
-    read_only = req.results[0][1][0][0] == "on"
+    if attrs == TargetSessionAttrs.Any:
+        return True
+    read_only = _reported_read_only(conn.core.parameters)
+    if read_only is None:
+        # Pre-14 server: one round trip.
+        req = await conn.simple_query("SHOW transaction_read_only")
+        read_only = req.results[0][1][0][0] == "on"
     if attrs == TargetSessionAttrs.ReadWrite:
         return not read_only
     if attrs == TargetSessionAttrs.ReadOnly:

@@ -12,6 +12,7 @@ import logging
 import socket
 
 from . import protocol as _proto
+from . import _textcodecs
 from .exceptions import (
     BaseConnectionError,
     ConnectionClosedError,
@@ -43,7 +44,11 @@ class PgConnection:
         self.port = port
         self.tls = tls
         self._stmt_cache: collections.OrderedDict = collections.OrderedDict()
-        self._stmt_cache_size = 256
+        # ``statement_cache_size`` on the settings: 0 turns the cache off and
+        # every query goes through the one-shot unprepared flow (PgBouncer in
+        # transaction pooling mode); None keeps the default.
+        size = getattr(config, "statement_cache_size", None)
+        self._stmt_cache_size = 256 if size is None else max(0, int(size))
         self._stmt_counter = 0
         self._drain: asyncio.Future | None = None
         self._closed = False
@@ -205,8 +210,15 @@ class PgConnection:
         self.raise_for(req, context)
         return _proto.Statement(name, sql, req.param_oids, req.columns or ())
 
+    @property
+    def statement_cache_size(self) -> int:
+        return self._stmt_cache_size
+
     async def statement_for(self, sql: str, prepared: bool, context=ConnectionExecuteError):
-        if not prepared:
+        """A described statement: named and cached, or the unnamed one (when not
+        ``prepared`` or the cache is off).  The unnamed statement lives only
+        until the next Parse on this connection: bind it right away."""
+        if not prepared or self._stmt_cache_size <= 0:
             return await self.prepare(sql, "", context)
         st = self._stmt_cache.get(sql)
         if st is not None:
@@ -235,7 +247,12 @@ class PgConnection:
 
     async def execute(self, sql: str, params=None, prepared: bool = True,
                       context=ConnectionExecuteError):
-        """Prepare (or reuse) and execute; returns the finished Request."""
+        """Prepare (or reuse) and execute; returns the finished Request.
+
+        Not ``prepared`` (or the statement cache off): one round trip ending in
+        one Sync, see :meth:`execute_unprepared`."""
+        if not prepared or self._stmt_cache_size <= 0:
+            return await self.execute_unprepared(sql, params, context)
         st = await self.statement_for(sql, prepared, context)
         req = await self.request(_proto.REQUEST_EXTENDED,
                                  _proto.build_execute_statement(st, params), st)
@@ -253,8 +270,37 @@ class PgConnection:
         self.raise_for(req, context)
         return req
 
+    async def execute_unprepared(self, sql: str, params=None, context=ConnectionExecuteError):
+        """Parse(unnamed) + Bind + Describe(portal) + Execute + Sync in one write.
+
+        A single Sync, so it is safe behind PgBouncer in transaction pooling
+        mode (two Syncs may reach two server connections there).  Parameter
+        types come from the Python values (mostly "unspecified": the server
+        infers them as for a prepared statement) and results are requested in
+        text and decoded by column type; see ``psqlpy._textcodecs``.
+        Returns an ``UnpreparedResult`` (rows, tag, statement like a Request)."""
+        oids, values = _textcodecs.prepare_params(params)
+        st = _proto.Statement("", sql, oids, ())   # no columns: all results in text
+        data = _proto.build_parse("", sql, oids) + _proto.build_execute_statement(
+            st, values, "", 0, True, True)
+        req = await self.request(_proto.REQUEST_EXTENDED, data, None)
+        self.raise_for(req, context)
+        res = _textcodecs.UnpreparedResult(sql, oids, req)
+        self.raise_for(res, context)
+        return res
+
     async def execute_many(self, sql: str, seq_params, prepared: bool = True,
                            context=ConnectionExecuteError, batch_size: int = 1000):
+        if not prepared or self._stmt_cache_size <= 0:
+            # One Parse and one Sync per batch: safe behind PgBouncer.
+            seq = list(seq_params)
+            for i in range(0, len(seq), batch_size):
+                oids, rows = _textcodecs.prepare_many(seq[i:i + batch_size])
+                st = _proto.Statement("", sql, oids, ())
+                data = _proto.build_parse("", sql, oids) + _proto.build_execute_many(st, rows)
+                req = await self.request(_proto.REQUEST_EXTENDED, data, None)
+                self.raise_for(req, context)
+            return
         st = await self.statement_for(sql, prepared, context)
         seq = list(seq_params)
         for i in range(0, len(seq), batch_size):

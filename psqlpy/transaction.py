@@ -87,6 +87,22 @@ class Transaction(_QueryMethods):
             results.append(await self.execute(q, p, prepared))
         return results
 
+    async def binary_copy_to_table(self, source, table_name: str, columns=None,
+                                   schema_name=None) -> int:
+        """COPY binary data (bytes-like, a file-like object with a sync or async
+        read(), or an iterable of bytes) into the table; returns the row count."""
+        from ._copy import binary_copy_to_table
+        return await binary_copy_to_table(self._pg(), source, table_name, columns,
+                                          schema_name, self._error_context)
+
+    async def copy_records_to_table(self, table_name: str, records, columns=None,
+                                    schema_name=None) -> int:
+        """Insert ``records`` (sequences of column values) with a binary COPY;
+        returns the number of rows inserted."""
+        from ._copy import copy_records_to_table
+        return await copy_records_to_table(self._pg(), table_name, records, columns,
+                                           schema_name, self._error_context)
+
     def cursor(self, querystring=None, parameters=None, array_size=None):
         from .cursor import Cursor
         return Cursor(self._connection, querystring, parameters, array_size, transaction=self)

@@ -58,6 +58,9 @@ __all__ = [
     "ClusterError",
     "find_bindir",
     "make_dsn",
+    "PgStandby",
+    "PgBouncer",
+    "find_pgbouncer",
 ]
 
 DATABASE = "psqlpy_test"
@@ -801,6 +804,261 @@ class ExternalCluster:
             + _sql_literal(application_name)
         )
         return int(out or 0)
+
+
+# --------------------------------------------------------------------------- standby
+
+
+class PgStandby(PgCluster):
+    """A hot standby streaming from a :class:`PgCluster` (``pg_basebackup -R``).
+
+    Same interface as ``PgCluster`` (``dsn()``, ``psql()``, ``stop()``, ...); the
+    roles and the database come from the primary.  ``start()`` returns once the
+    standby is in recovery and its WAL receiver is streaming.
+
+    >>> with PgStandby(primary) as sb:
+    ...     sb.dsn()
+    """
+
+    def __init__(self, primary: PgCluster, *, base_dir: str | None = None,
+                 timeout: float = 60.0):
+        if getattr(primary, "is_external", False) or not primary.running:
+            raise ClusterError("a standby needs a running throwaway PgCluster as its primary")
+        super().__init__(primary.bindir, base_dir=base_dir)
+        self.primary = primary
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return (f"<PgStandby {self.host}:{self.port} of {self.primary.port} "
+                f"data={self.data_dir} running={self._started}>")
+
+    def _init(self) -> None:
+        if os.geteuid() == 0:
+            self._run_as = _ensure_os_user("postgres")
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix="psqlpy-pg-standby-", dir=self._base_dir))
+        os.chmod(self.tmp_dir, 0o755)
+        self._chown(self.tmp_dir)
+        self.data_dir = self.tmp_dir / "data"
+        self.socket_dir = self.tmp_dir / "sock"
+        self.socket_dir.mkdir()
+        os.chmod(self.socket_dir, 0o777)
+        self._chown(self.socket_dir)
+        self.log_file = self.tmp_dir / "postgres.log"
+        self.log_file.touch()
+        self._chown(self.log_file)
+        self.ssl = self.primary.ssl
+        self.ca_file = self.primary.ca_file
+        # -R writes standby.signal and primary_conninfo; -X stream copies the
+        # WAL needed to reach consistency.
+        self._run(
+            [self.exe("pg_basebackup"), "-D", str(self.data_dir), "-h", "127.0.0.1",
+             "-p", str(self.primary.port), "-U", "postgres", "-R", "-X", "stream",
+             "-c", "fast", "--no-sync"],
+            "pg_basebackup", timeout=180,
+        )
+        self.port = _free_port()
+        conf = {
+            "port": self.port,
+            "unix_socket_directories": str(self.socket_dir),
+            "hot_standby": True,
+            "hot_standby_feedback": True,
+            "wal_receiver_status_interval": "1s",
+        }
+        with open(self.data_dir / "postgresql.conf", "a") as fh:
+            fh.write("\n# --- tests/pgcluster.py: standby ---\n")
+            for k, v in conf.items():
+                fh.write(f"{k} = {_conf_value(v)}\n")
+
+    def _provision(self) -> None:
+        # Nothing to create (a standby is read-only): wait until it replays.
+        self.wait_streaming(self.timeout)
+
+    def wait_streaming(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                last = self.psql(
+                    "SELECT pg_is_in_recovery()::text || ' ' || "
+                    "coalesce((SELECT status FROM pg_stat_wal_receiver), 'none')",
+                    check=True)
+            except ClusterError as e:
+                last = str(e)
+            if last.strip() == "true streaming":
+                return
+            time.sleep(0.1)
+        raise ClusterError(f"the standby did not start streaming in {timeout} s "
+                           f"(last: {last!r})\n{self.log_tail()}")
+
+    def wait_replayed(self, timeout: float = 30.0) -> None:
+        """Block until the standby has replayed everything the primary wrote so far."""
+        lsn = self.primary.psql("SELECT pg_current_wal_insert_lsn()")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = self.psql(f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn")
+            if done == "t":
+                return
+            time.sleep(0.05)
+        raise ClusterError(f"the standby did not replay up to {lsn} in {timeout} s")
+
+
+# --------------------------------------------------------------------------- PgBouncer
+
+
+def find_pgbouncer() -> str | None:
+    """The ``pgbouncer`` executable (Debian installs it in /usr/sbin), or None."""
+    found = os.environ.get("PSQLPY_PGBOUNCER")
+    if found and os.access(found, os.X_OK):
+        return found
+    found = shutil.which("pgbouncer")
+    if found:
+        return found
+    for d in ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"):
+        p = os.path.join(d, "pgbouncer")
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+class PgBouncer:
+    """A PgBouncer in front of a :class:`PgCluster` on a free port of 127.0.0.1.
+
+    ``pool_mode`` defaults to ``transaction``; ``auth_type=trust`` with an
+    ``auth_file`` listing the roles without passwords (PgBouncer still wants
+    the user to exist there).  ``default_pool_size`` is small so that client
+    connections really share server connections.  As root it runs as the
+    ``postgres`` OS user (PgBouncer refuses to run as root).
+    """
+
+    def __init__(self, cluster: PgCluster, *, pool_mode: str = "transaction",
+                 default_pool_size: int = 3, exe: str | None = None,
+                 extra_conf: dict[str, object] | None = None):
+        self.cluster = cluster
+        self.exe = exe or find_pgbouncer()
+        if not self.exe:
+            raise ClusterError("pgbouncer is not installed (Debian package `pgbouncer`)")
+        self.pool_mode = pool_mode
+        self.default_pool_size = default_pool_size
+        self.extra_conf = dict(extra_conf or {})
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.tmp_dir: Path | None = None
+        self.log_file: Path | None = None
+        self.proc: subprocess.Popen | None = None
+        self._run_as: pwd.struct_passwd | None = None
+
+    def __enter__(self) -> "PgBouncer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<PgBouncer {self.host}:{self.port} -> {self.cluster.port} mode={self.pool_mode}>"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def dsn(self, user: str = "postgres", database: str = DATABASE, **params: object) -> str:
+        return make_dsn(user, None, self.host, self.port, database, "disable", **params)
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(Path(self.log_file).read_text(errors="replace").splitlines()[-n:])
+        except (OSError, TypeError):
+            return ""
+
+    def start(self, timeout: float = 30.0) -> "PgBouncer":
+        if self.running:
+            return self
+        if os.geteuid() == 0:
+            self._run_as = _ensure_os_user("postgres")
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix="psqlpy-pgbouncer-"))
+        os.chmod(self.tmp_dir, 0o755)
+        self.log_file = self.tmp_dir / "pgbouncer.log"
+        userlist = self.tmp_dir / "userlist.txt"
+        userlist.write_text("".join(f'"{u}" ""\n' for u in ("postgres", "trust_user")))
+        for attempt in range(3):
+            self.port = _free_port()
+            conf = {
+                "listen_addr": "127.0.0.1",
+                "listen_port": self.port,
+                "unix_socket_dir": "",
+                "auth_type": "trust",
+                "auth_file": str(userlist),
+                "pool_mode": self.pool_mode,
+                "default_pool_size": self.default_pool_size,
+                "max_client_conn": 500,
+                "logfile": str(self.log_file),
+                "pidfile": str(self.tmp_dir / "pgbouncer.pid"),
+                "admin_users": "postgres",
+                "ignore_startup_parameters": "extra_float_digits,options",
+                "server_tls_sslmode": "disable",
+                "server_login_retry": 1,
+            }
+            conf.update(self.extra_conf)
+            ini = self.tmp_dir / "pgbouncer.ini"
+            lines = ["[databases]",
+                     f"* = host=127.0.0.1 port={self.cluster.port}", "", "[pgbouncer]"]
+            lines += [f"{k} = {v}" for k, v in conf.items()]
+            ini.write_text("\n".join(lines) + "\n")
+            if self._run_as is not None:
+                for f in (self.tmp_dir, userlist, ini):
+                    os.chown(f, self._run_as.pw_uid, self._run_as.pw_gid)
+                if self.log_file.exists():
+                    os.chown(self.log_file, self._run_as.pw_uid, self._run_as.pw_gid)
+            kwargs = {}
+            if self._run_as is not None:
+                kwargs = {"user": self._run_as.pw_uid, "group": self._run_as.pw_gid,
+                          "extra_groups": []}
+            # stderr to a file, not a pipe nobody reads (it would fill and block).
+            with open(self.tmp_dir / "stderr.log", "ab") as errf:
+                self.proc = subprocess.Popen(
+                    [self.exe, "-q", str(ini)], cwd=str(self.tmp_dir),
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf, **kwargs)
+            if self._wait_listening(timeout):
+                atexit.register(self.stop)
+                return self
+            err = self._reap()
+            if attempt == 2 or "in use" not in (err + self.log_tail()):
+                self.stop()
+                raise ClusterError(f"pgbouncer did not start:\n{err}\n{self.log_tail()}")
+        return self
+
+    def _wait_listening(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1):
+                    return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def _reap(self) -> str:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return ""
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        try:
+            return (self.tmp_dir / "stderr.log").read_text(errors="replace")
+        except (OSError, TypeError):
+            return ""
+
+    def stop(self) -> None:
+        self._reap()
+        if self.tmp_dir is not None:
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
+            self.tmp_dir = None
 
 
 def cluster_from_env() -> PgCluster | ExternalCluster:

@@ -92,14 +92,46 @@ cdef object _dec_array(const char* data, Py_ssize_t n):
     return result
 
 
-cdef int _array_shape(object value, int32_t* dims, str label) except -1:
+# Geometric element types are sequences themselves; how to tell an element
+# from a dimension (see geometry.pyx), by the nesting of its first item:
+cdef enum:
+    GEO_NONE = 0
+    GEO_FLAT = 1      # point, line: (x, y) / (A, B, C)
+    GEO_PAIR = 2      # box, lseg, circle: ((x, y), ...) or flat numbers
+    GEO_POINTS = 3    # path, polygon: a sequence of points
+
+cdef uint8_t[CODEC_MAX_OID] _geo_elem_kind
+memset(_geo_elem_kind, 0, sizeof(_geo_elem_kind))
+
+
+cdef inline bint _is_coord(object v):
+    return isinstance(v, (float, int, _decimal_mod.Decimal))
+
+
+cdef bint _is_geo_elem(object v, int geo):
+    # v is a list/tuple: is it one geometric value (rather than a dimension
+    # of them)?  Decided by whether its first item is a coordinate (flat
+    # forms) or a point (x, y) of coordinates.
+    cdef object first
+    if len(v) == 0:
+        return False
+    first = v[0]
+    if _is_coord(first):
+        return geo == GEO_FLAT or geo == GEO_PAIR
+    if geo == GEO_FLAT or not isinstance(first, (list, tuple)) or len(first) == 0:
+        return False
+    return _is_coord(first[0])
+
+
+cdef int _array_shape(object value, int32_t* dims, str label, int geo=GEO_NONE) except -1:
     """Number of dimensions of a nested list/tuple (dims filled in), 0 for an
     empty array.  Only the first element at each level is looked at here;
-    the encoders check that every sub-list agrees."""
+    the encoders check that every sub-list agrees.  ``geo``: the element is
+    itself a sequence (geometric types), recognised by _is_geo_elem."""
     cdef int ndim = 0
     cdef Py_ssize_t k
     cdef object v = value
-    while isinstance(v, (list, tuple)):
+    while isinstance(v, (list, tuple)) and not (geo != GEO_NONE and _is_geo_elem(v, geo)):
         if ndim == ARRAY_MAXDIM:
             raise PyToRustValueMappingError(
                 f"cannot encode {label}: more than {ARRAY_MAXDIM} dimensions")
@@ -132,7 +164,7 @@ cdef int _check_empty_shape(object v, int dim, int ndim, int32_t* dims, str pgty
 
 
 cdef bint _enc_array_level(WriteBuffer buf, object v, int dim, int ndim, int32_t* dims,
-                           encode_func enc, str pgtype) except -1:
+                           encode_func enc, str pgtype, int geo=GEO_NONE) except -1:
     """Write the elements of one level; returns whether a NULL was written."""
     cdef bint has_null = False
     cdef Py_ssize_t at
@@ -141,14 +173,17 @@ cdef bint _enc_array_level(WriteBuffer buf, object v, int dim, int ndim, int32_t
         _raise_ragged(pgtype, dim)
     if dim < ndim - 1:
         for item in v:
-            if _enc_array_level(buf, item, dim + 1, ndim, dims, enc, pgtype):
+            if _enc_array_level(buf, item, dim + 1, ndim, dims, enc, pgtype, geo):
                 has_null = True
         return has_null
     for item in v:
+        if item is not None and not isinstance(item, (list, tuple)) \
+                and _value_kind(item) != KIND_PLAIN:
+            item = _unwrap_element(item)       # enum members, extra_types wrappers
         if item is None:
             buf.write_int32(-1)
             has_null = True
-        elif isinstance(item, (list, tuple)):
+        elif geo == GEO_NONE and isinstance(item, (list, tuple)):
             _raise_ragged(pgtype, dim)
         else:
             at = buf.reserve_int32()
@@ -167,9 +202,13 @@ cdef int _enc_array(WriteBuffer buf, object value, uint32_t elem_oid) except -1:
     cdef int ndim, i
     cdef Py_ssize_t flags_at
     cdef bint empty = False
+    cdef int geo = _geo_elem_kind[elem_oid]
     if not isinstance(value, (list, tuple)):
         return _raise_encode(pgtype, pgtype, value, "expected list or tuple")
-    ndim = _array_shape(value, dims, pgtype)
+    ndim = _array_shape(value, dims, pgtype, geo)
+    if ndim == 0 and len(value) != 0:
+        # a single geometric value where an array of them is expected
+        return _raise_encode(pgtype, pgtype, value, "expected a list of elements")
     for i in range(ndim):
         if dims[i] == 0:
             empty = True
@@ -185,7 +224,8 @@ cdef int _enc_array(WriteBuffer buf, object value, uint32_t elem_oid) except -1:
     for i in range(ndim):
         buf.write_int32(dims[i])
         buf.write_int32(1)                  # lower bound
-    buf.patch_int32(flags_at, 1 if _enc_array_level(buf, value, 0, ndim, dims, enc, pgtype) else 0)
+    buf.patch_int32(flags_at,
+                    1 if _enc_array_level(buf, value, 0, ndim, dims, enc, pgtype, geo) else 0)
     return 0
 
 
@@ -266,3 +306,42 @@ cdef int _enc_array_json(WriteBuffer buf, object value) except -1:
 
 cdef int _enc_array_jsonb(WriteBuffer buf, object value) except -1:
     return _enc_array(buf, value, JSONBOID)
+
+cdef int _enc_array_timetz(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TIMETZOID)
+
+cdef int _enc_array_inet(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INETOID)
+
+cdef int _enc_array_cidr(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, CIDROID)
+
+cdef int _enc_array_macaddr(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, MACADDROID)
+
+cdef int _enc_array_macaddr8(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, MACADDR8OID)
+
+cdef int _enc_array_money(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, MONEYOID)
+
+cdef int _enc_array_point(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, POINTOID)
+
+cdef int _enc_array_lseg(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, LSEGOID)
+
+cdef int _enc_array_path(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, PATHOID)
+
+cdef int _enc_array_box(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, BOXOID)
+
+cdef int _enc_array_polygon(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, POLYGONOID)
+
+cdef int _enc_array_line(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, LINEOID)
+
+cdef int _enc_array_circle(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, CIRCLEOID)

@@ -25,8 +25,11 @@
 # per element through the same tables.
 #
 # Files: scalars.pyx (bool, integers, floats, oid), text.pyx (text-likes,
-# bytea, "char", json/jsonb, uuid), numeric.pyx, datetime.pyx, array.pyx,
-# textform.pyx (the PostgreSQL text form used for text-format parameters).
+# bytea, "char", json/jsonb, uuid), numeric.pyx, datetime.pyx, network.pyx
+# (inet, cidr, macaddr, macaddr8, money), geometry.pyx (point, lseg, box,
+# line, circle, path, polygon), wrappers.pyx (enum.Enum members and the
+# psqlpy.extra_types wrappers as parameters), array.pyx, textform.pyx (the
+# PostgreSQL text form used for text-format parameters).
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
@@ -118,6 +121,31 @@ cdef enum:
     UUIDARRAYOID = 2951
     JSONBOID = 3802
     JSONBARRAYOID = 3807
+    POINTOID = 600
+    LSEGOID = 601
+    PATHOID = 602
+    BOXOID = 603
+    POLYGONOID = 604
+    LINEOID = 628
+    LINEARRAYOID = 629
+    CIDROID = 650
+    CIDRARRAYOID = 651
+    CIRCLEOID = 718
+    CIRCLEARRAYOID = 719
+    MACADDR8OID = 774
+    MACADDR8ARRAYOID = 775
+    MONEYOID = 790
+    MONEYARRAYOID = 791
+    MACADDROID = 829
+    INETOID = 869
+    POINTARRAYOID = 1017
+    LSEGARRAYOID = 1018
+    PATHARRAYOID = 1019
+    BOXARRAYOID = 1020
+    POLYGONARRAYOID = 1027
+    MACADDRARRAYOID = 1040
+    INETARRAYOID = 1041
+    TIMETZARRAYOID = 1270
 
 
 cdef dict _TYPE_NAMES = {
@@ -129,6 +157,9 @@ cdef dict _TYPE_NAMES = {
     TIMESTAMPOID: "timestamp without time zone", TIMESTAMPTZOID: "timestamp with time zone",
     INTERVALOID: "interval", TIMETZOID: "time with time zone", NUMERICOID: "numeric",
     UUIDOID: "uuid", JSONBOID: "jsonb",
+    POINTOID: "point", LSEGOID: "lseg", PATHOID: "path", BOXOID: "box",
+    POLYGONOID: "polygon", LINEOID: "line", CIDROID: "cidr", CIRCLEOID: "circle",
+    MACADDR8OID: "macaddr8", MONEYOID: "money", MACADDROID: "macaddr", INETOID: "inet",
 }
 
 
@@ -151,6 +182,9 @@ include "scalars.pyx"
 include "text.pyx"
 include "numeric.pyx"
 include "datetime.pyx"
+include "network.pyx"
+include "geometry.pyx"
+include "wrappers.pyx"
 include "array.pyx"
 include "textform.pyx"
 
@@ -241,6 +275,39 @@ cdef void _init_codecs() noexcept:
     _register_array(UUIDARRAYOID, UUIDOID, _enc_array_uuid)
     _register_array(JSONARRAYOID, JSONOID, _enc_array_json)
     _register_array(JSONBARRAYOID, JSONBOID, _enc_array_jsonb)
+    _register_array(TIMETZARRAYOID, TIMETZOID, _enc_array_timetz)
+
+    _register(INETOID, _dec_inet, _enc_inet)
+    _register(CIDROID, _dec_cidr, _enc_cidr)
+    _register(MACADDROID, _dec_macaddr, _enc_macaddr)
+    _register(MACADDR8OID, _dec_macaddr8, _enc_macaddr8)
+    _register(MONEYOID, _dec_money, _enc_money)
+    _register(POINTOID, _dec_point, _enc_point)
+    _register(LSEGOID, _dec_lseg, _enc_lseg)
+    _register(PATHOID, _dec_path, _enc_path)
+    _register(BOXOID, _dec_box, _enc_box)
+    _register(POLYGONOID, _dec_polygon, _enc_polygon)
+    _register(LINEOID, _dec_line, _enc_line)
+    _register(CIRCLEOID, _dec_circle, _enc_circle)
+    _register_array(INETARRAYOID, INETOID, _enc_array_inet)
+    _register_array(CIDRARRAYOID, CIDROID, _enc_array_cidr)
+    _register_array(MACADDRARRAYOID, MACADDROID, _enc_array_macaddr)
+    _register_array(MACADDR8ARRAYOID, MACADDR8OID, _enc_array_macaddr8)
+    _register_array(MONEYARRAYOID, MONEYOID, _enc_array_money)
+    _register_array(POINTARRAYOID, POINTOID, _enc_array_point)
+    _register_array(LSEGARRAYOID, LSEGOID, _enc_array_lseg)
+    _register_array(PATHARRAYOID, PATHOID, _enc_array_path)
+    _register_array(BOXARRAYOID, BOXOID, _enc_array_box)
+    _register_array(POLYGONARRAYOID, POLYGONOID, _enc_array_polygon)
+    _register_array(LINEARRAYOID, LINEOID, _enc_array_line)
+    _register_array(CIRCLEARRAYOID, CIRCLEOID, _enc_array_circle)
+    _geo_elem_kind[POINTOID] = GEO_FLAT
+    _geo_elem_kind[LINEOID] = GEO_FLAT
+    _geo_elem_kind[LSEGOID] = GEO_PAIR
+    _geo_elem_kind[BOXOID] = GEO_PAIR
+    _geo_elem_kind[CIRCLEOID] = GEO_PAIR
+    _geo_elem_kind[PATHOID] = GEO_POINTS
+    _geo_elem_kind[POLYGONOID] = GEO_POINTS
 
 _init_codecs()
 
@@ -285,10 +352,51 @@ cdef int encode_param(WriteBuffer buf, uint32_t oid, object value, int16_t* fmt)
       (unspecified) always goes this way.
     * An array whose elements include str values for a non-text element type
       (e.g. ``['2024-01-01']`` for date[]) is sent as a text array literal.
+    * An enum.Enum member is replaced by its ``.value`` (so it reaches a text
+      or PostgreSQL-enum parameter as the text of its value); extra_types
+      wrappers follow the rule documented in wrappers.pyx; CustomType bytes
+      are sent binary as they are.
 
     On error nothing is left in ``buf`` (it is truncated back to where this
     parameter started) and PyToRustValueMappingError is raised.
     """
+    cdef int kind
+    cdef int depth = 0
+    cdef Py_ssize_t at
+    cdef Py_ssize_t start = buf._len
+
+    if value is not None:
+        kind = _value_kind(value)
+        while kind == KIND_ENUM:
+            value = value.value
+            depth += 1
+            if value is None or depth > 8:
+                break
+            kind = _value_kind(value)
+        if value is not None and kind != KIND_PLAIN and kind != KIND_ENUM:
+            if kind == KIND_CUSTOM:
+                at = buf.reserve_int32()
+                try:
+                    _enc_bytea(buf, value.inner_value)
+                    if buf._len - at - 4 > 0x7FFFFFFF:
+                        raise PyToRustValueMappingError(
+                            "parameter value too large (over 2 GiB)")
+                except BaseException:
+                    buf._len = start
+                    raise
+                buf.patch_int32(at, <int32_t>(buf._len - at - 4))
+                fmt[0] = 1
+                return 0
+            if kind == KIND_VECTOR:
+                return _encode_value(buf, oid, _vector_text(value), value, kind, fmt)
+            return _encode_value(buf, oid, _wrapper_payload(value), value, kind, fmt)
+    return _encode_value(buf, oid, value, None, KIND_PLAIN, fmt)
+
+
+cdef int _encode_value(WriteBuffer buf, uint32_t oid, object value, object wrapper,
+                       int kind, int16_t* fmt) except -1:
+    # ``value``: a plain value; ``wrapper``: the extra_types wrapper it came
+    # from (its text form is used when we fall back to text), or None.
     cdef encode_func enc = binary_encoder(oid)
     cdef Py_ssize_t at
     cdef Py_ssize_t start = buf._len
@@ -305,7 +413,9 @@ cdef int encode_param(WriteBuffer buf, uint32_t oid, object value, int16_t* fmt)
             enc(buf, value)
         except PyToRustValueMappingError:
             buf._len = start
-            if _array_elem_oid[oid] == 0 or not _contains_str(value):
+            if wrapper is not None and _text_like[oid]:
+                pass    # e.g. SmallInt(5) for a text parameter: send "5"
+            elif _array_elem_oid[oid] == 0 or not _contains_str(value):
                 raise
             # fall through: a str element of a non-text array -> text literal
         except BaseException:
@@ -323,7 +433,10 @@ cdef int encode_param(WriteBuffer buf, uint32_t oid, object value, int16_t* fmt)
     fmt[0] = 0
     at = buf.reserve_int32()
     try:
-        _write_text_form(buf, value)
+        if wrapper is not None:
+            _write_text(buf, _wrapper_text(wrapper, kind), "text", "text")
+        else:
+            _write_text_form(buf, value)
         vlen = buf._len - at - 4
         if vlen > 0x7FFFFFFF:
             raise PyToRustValueMappingError("parameter value too large (over 2 GiB)")

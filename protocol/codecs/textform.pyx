@@ -1,6 +1,8 @@
 # The PostgreSQL text form of a Python value, for text-format parameters
 # (OID 0 / unspecified, types without a binary encoder, and str values for
-# non-text types, which the server then parses).
+# non-text types, which the server then parses).  An enum.Enum member is the
+# text of its ``.value`` (not "Mood.HAPPY"); extra_types wrappers use their
+# type's text form (wrappers.pyx).
 
 cdef object _bytes_hex = bytes.hex
 
@@ -8,8 +10,17 @@ cdef object _bytes_hex = bytes.hex
 cdef str _text_form(object value):
     """``value`` as PostgreSQL input text (value is not None)."""
     cdef int64_t days
+    cdef int kind
     if isinstance(value, str):
         return value
+    kind = _value_kind(value)
+    if kind != KIND_PLAIN:
+        if kind == KIND_ENUM:
+            return _text_form(value.value)
+        if kind == KIND_CUSTOM:
+            raise PyToRustValueMappingError(
+                "cannot send CustomType in text format (it carries binary data)")
+        return _wrapper_text(value, kind)
     if value is True:
         return "t"
     if value is False:

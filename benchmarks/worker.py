@@ -1,0 +1,520 @@
+"""Run benchmark workloads with one driver under one event loop; one JSON line each.
+
+    python benchmarks/worker.py --driver ours --dsn DSN [--loop uvloop]
+                                [--workloads fetch,select1 | all] [--quick] [--repeat N]
+
+The coordinator (``run.py``) starts this script with each driver's own
+virtualenv's Python; ``make profile`` starts it under py-spy.  Every result is
+verified (counts and values) before it is printed; a failed check prints
+``"status": "error"`` and no figure, so a fast wrong answer cannot win.
+
+Output, one line per workload run, on stdout::
+
+    {"driver": "ours", "loop": "asyncio", "workload": "fetch", "status": "ok",
+     "metrics": {"rate": 123456.7}, "n": 10000, "seconds": 0.081, "notes": [],
+     "versions": {...}}
+
+``status`` is ``ok``, ``n/a`` (the driver cannot do it; ``reason`` says why) or
+``error`` (``reason`` holds the exception).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import decimal
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from spec import CHANNEL, SIZES, WIDE_BYTES, WORKLOADS, expand  # noqa: E402
+
+try:  # the common NOTIFY sender, installed in every driver's virtualenv
+    import asyncpg as _sender_driver
+except ImportError:  # pragma: no cover
+    _sender_driver = None
+
+
+class VerificationError(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise VerificationError(msg)
+
+
+def tag(prefix: str) -> str:
+    return f"{prefix}_{os.getpid()}"
+
+
+# ---- NOTIFY sender ---------------------------------------------------------------
+
+class Sender:
+    """Sends NOTIFYs: asyncpg when installed (the same sender for every driver, so the
+    sending side does not differ between them), else the driver under test."""
+
+    def __init__(self, driver_cls, dsn):
+        self.driver_cls, self.dsn = driver_cls, dsn
+        self.name = "asyncpg" if _sender_driver is not None else driver_cls.name
+
+    async def __aenter__(self):
+        if _sender_driver is not None:
+            self.conn = await _sender_driver.connect(self.dsn)
+            self.execute = self.conn.execute
+        else:
+            self.drv = self.driver_cls()
+            await self.drv.connect(self.dsn)
+            self.execute = self.drv.execute
+        return self
+
+    async def __aexit__(self, *exc):
+        if _sender_driver is not None:
+            await self.conn.close()
+        else:
+            await self.drv.close()
+
+
+def notify_batch_sql(n: int, size: int) -> str:
+    # Distinct payloads: the server folds identical ones sent in one transaction.
+    return (f"SELECT pg_notify('{CHANNEL}', lpad(g::text, {size}, 'p')) "
+            f"FROM generate_series(1, {n}) g")
+
+
+def check_payloads(got, n, size, notes):
+    check(len(got) == n, f"received {len(got)} of {n} notifications")
+    expected = [str(i).rjust(size, "p") for i in range(1, n + 1)]
+    if got != expected:
+        check(sorted(got) == sorted(expected), "wrong payloads")
+        notes.append("delivered out of order")
+
+
+# ---- workloads -------------------------------------------------------------------
+# Each takes (driver class, dsn, sizes, notes) and returns (metrics, n, seconds).
+
+READY = "__ready__"
+
+
+async def until_ready(sender, ready: asyncio.Event, timeout: float = 30.0):
+    """NOTIFY a marker every 50 ms until the listener has seen one.
+
+    Some listeners return from their set-up before the server has the LISTEN (the
+    Rust psqlpy's iterator does): notifications sent then are lost and the run
+    would hang.  This handshake makes "LISTEN in effect" certain for every driver;
+    it is outside the timed part, and markers are never counted."""
+    deadline = time.monotonic() + timeout
+    while not ready.is_set():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the listener never received a NOTIFY (LISTEN not in effect?)")
+        await sender.execute(f"NOTIFY {CHANNEL}, '{READY}'")
+        try:
+            await asyncio.wait_for(ready.wait(), 0.05)
+        except asyncio.TimeoutError:
+            pass
+
+
+class Watchdog:
+    """Cancels the run when no notification arrived for ``stall`` seconds, so a lost
+    notification gives an error naming the count instead of a hang."""
+
+    def __init__(self, got: list, stall: float):
+        self.got, self.stall = got, stall
+        self.stalled = False
+
+    async def __aenter__(self):
+        self.victim = asyncio.current_task()
+        self.task = asyncio.ensure_future(self._watch())
+        return self
+
+    async def _watch(self):
+        last, since = -1, time.monotonic()
+        while True:
+            await asyncio.sleep(0.25)
+            if len(self.got) != last:
+                last, since = len(self.got), time.monotonic()
+            elif time.monotonic() - since > self.stall:
+                self.stalled = True
+                self.victim.cancel()
+                return
+
+    async def __aexit__(self, exc_type, exc, tb):
+        self.task.cancel()
+        if self.stalled and exc_type is asyncio.CancelledError:
+            self.victim.uncancel()
+            raise VerificationError(f"stalled: {len(self.got)} notifications received, then none "
+                                    f"for {self.stall:g} s")
+
+
+async def notify_throughput(drv_cls, dsn, sz, notes, size, mode):
+    n = sz["notify_n"]
+    drv = drv_cls()
+    got: list = []
+    first: list = []
+    ready = asyncio.Event()
+    if mode == "callback":
+        done = asyncio.Event()
+
+        def on_payload(payload):
+            if payload == READY:
+                ready.set()
+                return
+            if not got:
+                first.append(time.perf_counter())
+            got.append(payload)
+            if len(got) == n:
+                done.set()
+
+        close = await drv.listen_callback(dsn, CHANNEL, on_payload, max(10_000, n))
+        try:
+            async with Sender(drv_cls, dsn) as sender:
+                await until_ready(sender, ready)
+                async with Watchdog(got, sz["stall"]):
+                    await sender.execute(notify_batch_sql(n, size))
+                    await done.wait()
+                    t1 = time.perf_counter()
+        finally:
+            await close()
+    else:
+        async with drv.listen_iter(dsn, CHANNEL, max(10_000, n)) as payloads:
+            async with Sender(drv_cls, dsn) as sender:
+                async def wait_ready():
+                    async for payload in payloads:
+                        if payload == READY:
+                            ready.set()
+                            return
+                waiting = asyncio.ensure_future(wait_ready())
+                try:
+                    await until_ready(sender, ready)
+                finally:
+                    waiting.cancel()
+                    await asyncio.gather(waiting, return_exceptions=True)
+                send = asyncio.ensure_future(sender.execute(notify_batch_sql(n, size)))
+                try:
+                    async with Watchdog(got, sz["stall"]):
+                        async for payload in payloads:
+                            if payload == READY:   # a late marker
+                                continue
+                            if not got:
+                                first.append(time.perf_counter())
+                            got.append(payload)
+                            if len(got) == n:
+                                break
+                        t1 = time.perf_counter()
+                finally:
+                    await send
+    check_payloads(got, n, size, notes)
+    dt = t1 - first[0]   # first received to last: not the server's time to send
+    return {"rate": n / dt}, n, dt
+
+
+async def notify_latency(drv_cls, dsn, sz, notes):
+    count = sz["latency_count"]
+    drv = drv_cls()
+    loop = asyncio.get_running_loop()
+    box: dict = {}
+    received: list = []
+    ready = asyncio.Event()
+
+    def on_payload(payload):
+        if payload == READY:
+            ready.set()
+            return
+        received.append(payload)
+        w = box.get("w")
+        if w is not None and not w.done():
+            w.set_result(time.perf_counter_ns())
+
+    lat: list = []
+
+    async def measure(sender):
+        await until_ready(sender, ready)
+        t = time.perf_counter()
+        for i in range(count):
+            box["w"] = loop.create_future()
+            t0 = time.perf_counter_ns()
+            await sender.execute(f"NOTIFY {CHANNEL}, '{i}'")
+            lat.append((await asyncio.wait_for(box["w"], 10)) - t0)
+        return time.perf_counter() - t
+
+    from drivers import NotAvailable
+    try:
+        close = await drv.listen_callback(dsn, CHANNEL, on_payload, 10_000)
+    except NotAvailable:   # no callback mode: a task draining the iterator
+        notes.append("iterator mode (no callback mode)")
+        async with drv.listen_iter(dsn, CHANNEL, 10_000) as payloads:
+            async def drain():
+                async for p in payloads:
+                    on_payload(p)
+            task = asyncio.ensure_future(drain())
+            try:
+                async with Sender(drv_cls, dsn) as sender:
+                    dt = await measure(sender)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+    else:
+        try:
+            async with Sender(drv_cls, dsn) as sender:
+                dt = await measure(sender)
+        finally:
+            await close()
+    check(received == [str(i) for i in range(count)], "wrong or missing latency payloads")
+    lat.sort()
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(len(lat) * p))] / 1000.0
+    return {"p50": pct(0.50), "p99": pct(0.99)}, count, dt
+
+
+async def select1(drv_cls, dsn, sz, notes):
+    n = sz["select1_n"]
+    drv = drv_cls()
+    await drv.connect(dsn)
+    try:
+        for _ in range(min(50, n)):   # warm-up: statement cache, allocator
+            check(await drv.select1() == 1, "SELECT 1 returned a wrong value")
+        t0 = time.perf_counter()
+        for _ in range(n):
+            if await drv.select1() != 1:
+                raise VerificationError("SELECT 1 returned a wrong value")
+        dt = time.perf_counter() - t0
+    finally:
+        await drv.close()
+    return {"rate": n / dt}, n, dt
+
+
+FETCH_SQL = """
+SELECT g AS id, g::int8 * 1000 AS big, g::float8 / 3 AS ratio, 'name-' || g AS name,
+       (g % 2 = 0) AS flag, now() AS ts, (g::numeric / 7)::numeric(12, 4) AS amount,
+       md5(g::text) AS hash
+FROM generate_series(1, {n}) g
+"""
+FETCH_COLUMNS = ("id", "big", "ratio", "name", "flag", "ts", "amount", "hash")
+
+
+def check_fetch_row(drv, row, g):
+    v = [drv.cell(row, i, name) for i, name in enumerate(FETCH_COLUMNS)]
+    amount = (decimal.Decimal(g) / 7).quantize(decimal.Decimal("0.0001"), decimal.ROUND_HALF_UP)
+    check(v[0] == g and v[1] == g * 1000 and abs(v[2] - g / 3) < 1e-9, f"row {g}: wrong numbers {v[:3]}")
+    check(v[3] == f"name-{g}" and v[4] == (g % 2 == 0), f"row {g}: wrong name/flag {v[3:5]}")
+    check(isinstance(v[5], datetime.datetime) and v[5].tzinfo is not None, f"row {g}: ts {v[5]!r}")
+    check(v[6] == amount, f"row {g}: amount {v[6]!r} != {amount}")
+    check(v[7] == hashlib.md5(str(g).encode()).hexdigest(), f"row {g}: wrong md5")
+
+
+async def fetch(drv_cls, dsn, sz, notes):
+    n, repeat = sz["fetch_rows"], sz["fetch_repeat"]
+    sql = FETCH_SQL.format(n=n)
+    drv = drv_cls()
+    await drv.connect(dsn)
+    try:
+        await drv.fetch(sql)   # warm-up: Parse/Describe once, as in an application
+        dt = 0.0
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            rows = await drv.fetch(sql)
+            dt += time.perf_counter() - t0
+            check(len(rows) == n, f"fetched {len(rows)} of {n} rows")
+            for g in (1, n // 2, n):
+                check_fetch_row(drv, rows[g - 1], g)
+            del rows
+    finally:
+        await drv.close()
+    return {"rate": n * repeat / dt}, n * repeat, dt
+
+
+async def wide_rows(drv_cls, dsn, sz, notes):
+    n, repeat = sz["wide_rows"], sz["wide_repeat"]
+    table = tag("bench_wide")
+    drv = drv_cls()
+    await drv.connect(dsn)
+    try:
+        # STORAGE EXTERNAL: TOASTed uncompressed, so the server does not spend the
+        # measured time decompressing.
+        await drv.execute(
+            f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int4, data bytea); "
+            f"ALTER TABLE {table} ALTER data SET STORAGE EXTERNAL; "
+            f"INSERT INTO {table} SELECT g, decode(repeat(lpad(to_hex(g % 256), 2, '0'), "
+            f"{WIDE_BYTES}), 'hex') FROM generate_series(1, {n}) g")
+        sql = f"SELECT id, data FROM {table} ORDER BY id"
+        await drv.fetch(f"SELECT id, data FROM {table} ORDER BY id LIMIT 1")   # warm-up
+        dt = 0.0
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            rows = await drv.fetch(sql)
+            dt += time.perf_counter() - t0
+            check(len(rows) == n, f"fetched {len(rows)} of {n} wide rows")
+            for g, row in enumerate(rows, 1):
+                data = drv.cell(row, 1, "data")
+                check(drv.cell(row, 0, "id") == g, "wide rows: wrong id")
+                check(len(data) == WIDE_BYTES and bytes(data) == bytes([g % 256]) * WIDE_BYTES,
+                      f"wide row {g}: wrong bytea")
+            del rows, data
+        await drv.execute(f"DROP TABLE {table}")
+    finally:
+        await drv.close()
+    mib = n * repeat * WIDE_BYTES / (1 << 20)
+    return {"rate": mib / dt}, n * repeat, dt
+
+
+TS = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+async def _table_workload(drv_cls, dsn, n, prefix, load):
+    table = tag(prefix)
+    drv = drv_cls()
+    await drv.connect(dsn)
+    try:
+        await drv.execute(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} "
+                          f"(a int4, b text, c float8, d timestamptz)")
+        rows = [(i, f"row{i}", i / 2, TS) for i in range(n)]
+        t0 = time.perf_counter()
+        await load(drv, table, rows)
+        dt = time.perf_counter() - t0
+        check(await drv.scalar(f"SELECT count(*) FROM {table}") == n, "wrong row count")
+        check(await drv.scalar(f"SELECT sum(a)::int8 FROM {table}") == sum(range(n)), "wrong sum(a)")
+        check(await drv.scalar(
+            f"SELECT count(*) FROM {table} WHERE b = 'row' || a AND c = a / 2.0 "
+            f"AND d = '2024-01-01T00:00:00Z'") == n, "wrong column values")
+        await drv.execute(f"DROP TABLE {table}")
+    finally:
+        await drv.close()
+    return {"rate": n / dt}, n, dt
+
+
+async def execute_many(drv_cls, dsn, sz, notes):
+    async def load(drv, table, rows):
+        await drv.execute_many(f"INSERT INTO {table} VALUES ($1, $2, $3, $4)", rows)
+    return await _table_workload(drv_cls, dsn, sz["execute_many_rows"], "bench_em", load)
+
+
+async def copy(drv_cls, dsn, sz, notes):
+    async def load(drv, table, rows):
+        await drv.copy_records(table, rows, ["a", "b", "c", "d"])
+    return await _table_workload(drv_cls, dsn, sz["copy_rows"], "bench_copy", load)
+
+
+async def pool(drv_cls, dsn, sz, notes):
+    size, tasks, per = sz["pool_size"], sz["pool_tasks"], sz["pool_queries"]
+    drv = drv_cls()
+    await drv.pool_open(dsn, size)
+    try:
+        async def task(t, count):
+            for q in range(count):
+                i = t * 1000 + q
+                if await drv.pool_query(i) != i:
+                    raise VerificationError(f"pool query {i} returned a wrong value")
+            return count
+        # warm-up: every connection of the pool opened and used
+        await asyncio.gather(*(task(t, 2) for t in range(size * 2)))
+        t0 = time.perf_counter()
+        done = await asyncio.gather(*(task(t, per) for t in range(tasks)))
+        dt = time.perf_counter() - t0
+        check(sum(done) == tasks * per, "pool: missing queries")
+    finally:
+        await drv.pool_close()
+    n = tasks * per
+    return {"rate": n / dt}, n, dt
+
+
+def _notify(size, mode):
+    async def run(drv_cls, dsn, sz, notes):
+        return await notify_throughput(drv_cls, dsn, sz, notes, size, mode)
+    return run
+
+
+RUNNERS = {
+    "notify_cb_32": _notify(32, "callback"),
+    "notify_cb_1k": _notify(1024, "callback"),
+    "notify_iter_32": _notify(32, "iterator"),
+    "notify_iter_1k": _notify(1024, "iterator"),
+    "notify_latency": notify_latency,
+    "select1": select1,
+    "fetch": fetch,
+    "wide_rows": wide_rows,
+    "execute_many": execute_many,
+    "copy": copy,
+    "pool": pool,
+}
+assert set(RUNNERS) == set(WORKLOADS)
+
+
+# ---- main --------------------------------------------------------------------------
+
+def new_loop_runner(loop_name):
+    if loop_name == "uvloop":
+        import uvloop
+        return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    return asyncio.Runner()
+
+
+def apply_overrides(sizes: dict, overrides) -> dict:
+    sizes = dict(sizes)
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key not in sizes:
+            raise SystemExit(f"unknown size {key!r}; known: {', '.join(sizes)}")
+        sizes[key] = type(sizes[key])(value)
+    return sizes
+
+
+def run_one(driver_name, drv_cls, loop_name, workload, dsn, sizes, timeout):
+    from drivers import NotAvailable
+    notes: list = []
+    out = {"driver": driver_name, "loop": loop_name, "workload": workload}
+    try:
+        with new_loop_runner(loop_name) as runner:
+            metrics, n, dt = runner.run(
+                asyncio.wait_for(RUNNERS[workload](drv_cls, dsn, sizes, notes), timeout))
+        out.update(status="ok", metrics=metrics, n=n, seconds=round(dt, 6))
+    except NotAvailable as exc:
+        out.update(status="n/a", reason=str(exc))
+    except VerificationError as exc:
+        out.update(status="error", reason=f"verification failed: {exc}")
+    except Exception as exc:   # report, do not crash the other workloads
+        tb = traceback.format_exc(limit=4)
+        out.update(status="error", reason=f"{type(exc).__name__}: {exc}"[:500], traceback=tb[-2000:])
+    out["notes"] = notes
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--driver", required=True)
+    ap.add_argument("--dsn", required=True)
+    ap.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
+    ap.add_argument("--workloads", default="all")
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke tests)")
+    ap.add_argument("--repeat", type=int, default=1, help="run each workload N times (profiling)")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per workload run")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a size of spec.SIZES, e.g. notify_n=50000")
+    args = ap.parse_args(argv)
+
+    if args.driver == "ours":
+        sys.path.insert(0, ROOT)   # this tree's psqlpy, even without an editable install
+    from drivers import load
+    drv_cls = load(args.driver)
+    sizes = apply_overrides(SIZES["quick" if args.quick else "full"], args.set)
+    versions = drv_cls().versions()
+    versions["python"] = platform.python_version()
+    if args.loop == "uvloop":
+        import uvloop
+        versions["uvloop"] = uvloop.__version__
+    for _ in range(args.repeat):
+        for w in expand(args.workloads, WORKLOADS):
+            res = run_one(args.driver, drv_cls, args.loop, w, args.dsn, sizes, args.timeout)
+            res["versions"] = versions
+            print(json.dumps(res), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Fuzz targets for the Cython protocol core, usable without atheris.
+
+Two targets, each a function of one ``bytes`` input, so the same code runs
+under the coverage-guided fuzzer (``fuzz_parser.py``) and in the regression
+suite (``tests/test_fuzz_regressions.py`` replays ``corpus/``):
+
+``check_reader(data)``
+    ``psqlpy.protocol.MessageReader``: the input is split at a fuzzer-chosen
+    point and fed in two chunks (through ``feed`` or, alternately, through
+    ``get_buffer``/``buffer_updated``).  The only exceptions allowed out are
+    ``psqlpy.exceptions.Error`` subclasses, and a reader that raised must stay
+    poisoned (raise again on the next feed).
+
+``check_core(data)``
+    ``psqlpy.protocol.CoreProtocol``: a fuzzer-chosen prefix is fed during
+    startup, then ``end_startup()``, then one or two Requests (kind, and for
+    the extended kind a Statement whose result columns have fuzzer-chosen
+    type OIDs, so the binary codecs decode hostile bytes) are pushed with a
+    dummy waiter and the rest is fed.  The core never raises out of ``feed``
+    (it records the failure in ``core.error`` and fails the waiters); every
+    recorded exception, every waiter exception and every ``decode_error``
+    must be a ``psqlpy.exceptions.Error``.  Rows of an extended request must
+    have as many values as the statement has columns.
+
+A violation raises ``AssertionError`` (with the offending exception chained),
+which the fuzzer reports as a crash and saves the input.
+
+Input layout: the first bytes steer the harness (via ``_Steer``, a tiny
+stand-in for atheris' FuzzedDataProvider so replays need no atheris); the rest
+is the byte stream the server "sent".
+"""
+from __future__ import annotations
+
+from psqlpy import exceptions as _exc
+from psqlpy import protocol as _proto
+from psqlpy._messages import BackendMessage, FieldDescription
+
+Error = _exc.Error
+
+# Result column types the Statement may declare (all binary codecs, their
+# arrays, and a few text/unknown ones).
+COLUMN_OIDS = (
+    16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 142, 700, 701, 705, 1042, 1043, 1082,
+    1083, 1114, 1184, 1186, 1266, 1700, 2950, 3802,
+    1000, 1001, 1002, 1003, 1005, 1007, 1009, 1014, 1015, 1016, 1021, 1022, 1028,
+    1115, 1182, 1183, 1185, 1187, 1231, 2951, 3807, 199,
+    869, 650, 829,  # inet, cidr, macaddr (text fallback if no binary codec)
+)
+
+MAX_SIZES = (0x40000000, 64, 4096, 1 << 20)
+
+
+class _Steer:
+    """Consume control values from the head of the input (deterministic)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            return 0
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def u16(self) -> int:
+        return self.byte() << 8 | self.byte()
+
+    def rest(self) -> bytes:
+        return self.data[self.pos:]
+
+
+class _Waiter:
+    """What CoreProtocol needs of a future: done(), set_result(), set_exception()."""
+
+    __slots__ = ("_done", "result", "exception")
+
+    def __init__(self):
+        self._done = False
+        self.result = None
+        self.exception = None
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, value) -> None:
+        assert not self._done, "waiter resolved twice"
+        self._done = True
+        self.result = value
+
+    def set_exception(self, exc) -> None:
+        assert not self._done, "waiter resolved twice"
+        self._done = True
+        self.exception = exc
+
+
+def _typed(exc, where: str) -> None:
+    if exc is not None and not isinstance(exc, Error):
+        raise AssertionError(
+            f"{where}: untyped {type(exc).__name__}: {exc!r}") from exc
+
+
+def check_reader(data: bytes) -> None:
+    s = _Steer(data)
+    mode = s.byte()
+    max_size = MAX_SIZES[mode & 3]
+    use_buffer_api = bool(mode & 4)
+    split = s.u16()
+    stream = s.rest()
+    split = split % (len(stream) + 1)
+    chunks = [stream[:split], stream[split:]]
+    reader = _proto.MessageReader(max_size)
+    raised = None
+    got = []
+    for chunk in chunks:
+        try:
+            if use_buffer_api:
+                # The BufferedProtocol path: copy into the reader's own buffer,
+                # possibly in several get_buffer rounds.
+                view_off = 0
+                while view_off < len(chunk):
+                    buf = reader.get_buffer(len(chunk) - view_off)
+                    n = min(len(buf), len(chunk) - view_off)
+                    assert n > 0, "get_buffer returned an empty buffer"
+                    buf[:n] = chunk[view_off:view_off + n]
+                    view_off += n
+                    got.extend(reader.buffer_updated(n))
+            else:
+                got.extend(reader.feed(chunk))
+        except Error as e:
+            raised = e
+            break
+        except BaseException as e:  # noqa: BLE001 - the point of the harness
+            _typed(e, "MessageReader")
+            raise
+    for msg in got:
+        if not isinstance(msg, BackendMessage):
+            raise AssertionError(f"MessageReader returned {type(msg).__name__}")
+        repr(msg)
+    if raised is not None:
+        try:
+            reader.feed(b"Z\x00\x00\x00\x05I")
+        except Error:
+            pass
+        except BaseException as e:  # noqa: BLE001
+            _typed(e, "poisoned MessageReader")
+        else:
+            raise AssertionError("MessageReader accepted bytes after a ProtocolError")
+
+
+def check_core(data: bytes) -> None:
+    s = _Steer(data)
+    ctl = s.byte()
+    kind = (ctl & 3) + 1                       # REQUEST_SIMPLE .. REQUEST_SYNC
+    two_requests = bool(ctl & 4)
+    pause_notifications = bool(ctl & 8)
+    max_size = MAX_SIZES[(ctl >> 4) & 3]
+    ncols = s.byte() % 5
+    oids = [COLUMN_OIDS[s.byte() % len(COLUMN_OIDS)] for _ in range(ncols)]
+    split = s.u16()
+    stream = s.rest()
+    split = split % (len(stream) + 1)
+
+    core = _proto.CoreProtocol(max_size)
+    written = []
+    startup_msgs = []
+    notes = []
+    fatal = []
+    core.writer = written.append
+    core.notice_handler = lambda fields: notes.append(fields)
+    core.async_error_handler = lambda fields: notes.append(fields)
+    core.fatal_handler = fatal.append
+    core.notification_handler = lambda msg: pause_notifications
+
+    def feed(chunk):
+        try:
+            core.feed(chunk)
+            guard = 0
+            while core.paused and not core.is_closed and guard < 10000:
+                core.resume()
+                guard += 1
+        except BaseException as e:  # noqa: BLE001
+            raise AssertionError(f"CoreProtocol.feed raised {type(e).__name__}: {e!r}") from e
+
+    core.start_startup(startup_msgs.append)
+    feed(stream[:split])
+    core.end_startup()
+    _typed(core.error, "CoreProtocol during startup")
+
+    reqs = []
+    cols = [FieldDescription(f"c{i}", 0, 0, oid, -1, -1, 1) for i, oid in enumerate(oids)]
+    for _ in range(2 if two_requests else 1):
+        st = _proto.Statement("s", "q", (), cols) if kind == _proto.REQUEST_EXTENDED else None
+        req = _proto.Request(kind, _Waiter(), st)
+        try:
+            core.push_request(req)
+        except Error:
+            break                                  # closed during startup: fine
+        except BaseException as e:  # noqa: BLE001
+            _typed(e, "push_request")
+            raise
+        reqs.append(req)
+    feed(stream[split:])
+    _typed(core.error, "CoreProtocol")
+    if fatal:
+        _typed(fatal[0], "fatal_handler")
+        assert core.is_closed
+    for req in reqs:
+        _typed(req.waiter.exception, "waiter")
+        _typed(req.decode_error, "decode_error")
+        if kind == _proto.REQUEST_EXTENDED and req.statement is not None:
+            for row in req.rows:
+                assert len(row) == ncols, f"row of {len(row)} values for {ncols} columns"
+        repr(req)
+        req.tag  # noqa: B018 - exercises Request.tag
+    core.connection_lost(_exc.ConnectionLostError("fuzz: connection lost"))
+    for req in reqs:
+        assert req.waiter.done(), "a request was left pending after connection_lost"
+        _typed(req.waiter.exception, "waiter after connection_lost")
+
+
+TARGETS = {"reader": check_reader, "core": check_core}

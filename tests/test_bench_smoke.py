@@ -1,0 +1,50 @@
+"""Smoke test of the benchmark worker (benchmarks/worker.py) for ours, quick sizes.
+
+No peer driver is needed: this runs every workload of ours once against the test
+cluster and checks that each emits one valid JSON result that passed its own
+verification (``ok``) or says why the driver cannot do it (``n/a``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+from spec import WORKLOADS, metrics_of  # noqa: E402
+
+
+def test_worker_quick_ours(dsn):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "worker.py"), "--driver", "ours",
+         "--dsn", dsn, "--quick", "--workloads", "all", "--timeout", "20"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert [r["workload"] for r in lines] == list(WORKLOADS)
+    for r in lines:
+        assert r["driver"] == "ours" and r["loop"] == "asyncio"
+        if r["status"] == "n/a":
+            assert r["reason"]
+            continue
+        assert r["status"] == "ok", r
+        assert set(r["metrics"]) == set(metrics_of(r["workload"]))
+        assert all(v > 0 for v in r["metrics"].values()), r
+        assert r["n"] > 0 and r["seconds"] > 0
+
+
+def test_worker_reports_na_for_missing_copy(dsn):
+    import psqlpy
+    if hasattr(psqlpy.Connection, "copy_records_to_table"):
+        pytest.skip("copy_records_to_table exists: no n/a to check")
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "worker.py"), "--driver", "ours",
+         "--dsn", dsn, "--quick", "--workloads", "copy"],
+        capture_output=True, text=True, timeout=30, cwd=ROOT)
+    (r,) = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert r["status"] == "n/a" and "copy_records_to_table" in r["reason"]
