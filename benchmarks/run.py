@@ -289,8 +289,9 @@ def charts(summary, drivers, loops, workloads, path, title) -> str | None:
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", ncol=len(drivers))
+    from matplotlib.patches import Patch
+    legend = [Patch(color=colors.get(d), label=d) for d in drivers]
+    fig.legend(handles=legend, loc="upper right", ncol=len(drivers))
     fig.suptitle(title + "   (bars: median; whiskers: min–max over rounds)", fontsize=11, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=110)
@@ -307,7 +308,7 @@ def charts(summary, drivers, loops, workloads, path, title) -> str | None:
             for i, d in enumerate(others):
                 e = summary[(w, metric, loop, d)]
                 if "ratio" in e:
-                    ax.barh(k + i * h, e["ratio"], h, color=colors.get(d), label=d if k == 0 else None)
+                    ax.barh(k + i * h, e["ratio"], h, color=colors.get(d))
             labels.append(f"{w}{' ' + metric if len(metrics_of(w)) > 1 else ''} [{loop}]")
             k += 1
     ax.set_yticks([j + h * (len(others) - 1) / 2 for j in range(k)])
@@ -315,7 +316,7 @@ def charts(summary, drivers, loops, workloads, path, title) -> str | None:
     ax.invert_yaxis()
     ax.axvline(1.0, color="black", lw=1)
     ax.set_xlabel(f"ratio to {BASELINE} (> 1 is better; latency: {BASELINE}'s / driver's)")
-    ax.legend(loc="lower right")
+    ax.legend(handles=[Patch(color=colors.get(d), label=d) for d in others], loc="lower right")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(ratio_path, dpi=110)

@@ -15,6 +15,9 @@ from .exceptions import ConnectionPoolConfigurationError, ConnectionPoolExecuteE
 
 log = logging.getLogger("psqlpy.pool")
 
+#: Handed to a waiter instead of a connection: "a slot is reserved for you, open one".
+_SLOT = object()
+
 _SETTING_NAMES = (
     "dsn", "username", "password", "host", "hosts", "port", "ports", "db_name",
     "target_session_attrs", "options", "application_name", "connect_timeout_sec",
@@ -48,7 +51,7 @@ class ConnectionPool:
         self._settings = settings
         self._config = parse_settings(**settings)
         size = 10 if max_db_pool_size is None else max_db_pool_size
-        if not isinstance(size, int) or size < 2:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 2:
             raise ConnectionPoolConfigurationError(
                 f"max_db_pool_size must be at least 2, got {max_db_pool_size!r}")
         self._max_size = size
@@ -78,56 +81,104 @@ class ConnectionPool:
             conn.close()
 
     async def _get(self):
+        """Take a connection: an idle one, else a new one within ``max_size``, else
+        wait in line.
+
+        Waiting is fair (FIFO): a returned connection, or a slot freed by a discarded
+        one, goes straight to the oldest waiter, so a newcomer can never overtake it.
+        A cancelled waiter leaves the line; if it was handed something as it was
+        cancelled, that goes back to the pool (no leaked slot).  With
+        ``ConnRecyclingMethod.Verified`` every connection is checked with a round trip
+        before it is handed out, whichever way it came."""
         if self._closed:
             raise ConnectionPoolExecuteError("the pool is closed")
         while True:
-            while self._idle:
-                pg = self._idle.popleft()
-                if pg.is_closed:
-                    self._size -= 1
+            pg = None
+            while self._idle and not self._waiters:
+                cand = self._idle.popleft()
+                if cand.is_closed:
+                    self._discard(cand)
                     continue
-                if self._recycling == ConnRecyclingMethod.Verified:
-                    try:
-                        await pg.simple_query("SELECT 1")
-                    except Exception:
-                        self._discard(pg)
-                        continue
-                return pg
-            if self._size < self._max_size:
-                self._size += 1
-                try:
-                    return await open_connection(self._config)
-                except BaseException:
-                    self._size -= 1
-                    self._wake_one()
-                    raise
-            # Fair: waiters are served in arrival order.
-            fut = asyncio.get_running_loop().create_future()
-            self._waiters.append(fut)
-            try:
-                pg = await fut
-            except asyncio.CancelledError:
-                if fut.done() and not fut.cancelled():
-                    self._put_back(fut.result())   # handed to us as we were cancelled
+                pg = cand
+                break
+            if pg is None:
+                if self._size < self._max_size and not self._waiters:
+                    self._size += 1
+                    pg = _SLOT
                 else:
-                    with contextlib.suppress(ValueError):
-                        self._waiters.remove(fut)
-                raise
+                    pg = await self._wait()
+            if pg is _SLOT:
+                return await self._open_in_slot()
+            pg = await self._checked(pg)
             if pg is not None:
                 return pg
-            # None: capacity freed; loop to take it
+            # it failed the check: its slot was freed (and given to the line); go again
+
+    async def _wait(self):
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                got = fut.result()
+                if got is _SLOT:
+                    self._size -= 1
+                    self._wake_one()
+                else:
+                    self._put_back(got)   # handed to us as we were cancelled
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(fut)
+            raise
+
+    async def _open_in_slot(self):
+        """Open a connection in a slot already counted in ``_size``."""
+        try:
+            pg = await open_connection(self._config)
+        except BaseException:
+            self._size -= 1
+            self._wake_one()
+            raise
+        if self._closed:
+            self._discard(pg)
+            raise ConnectionPoolExecuteError("the pool was closed")
+        return pg
+
+    async def _checked(self, pg):
+        """``pg`` if it may be handed out, else None (discarded)."""
+        if pg.is_closed:
+            self._discard(pg)
+            return None
+        if self._recycling == ConnRecyclingMethod.Verified:
+            try:
+                await asyncio.wait_for(pg.simple_query("SELECT 1"), 30)
+            except asyncio.CancelledError:
+                self._discard(pg)
+                raise
+            except Exception:
+                self._discard(pg)
+                return None
+            if pg.transaction_status != "I":
+                self._discard(pg)
+                return None
+        return pg
 
     def _wake_one(self) -> bool:
+        """Give a free slot (``_size < _max_size``) to the oldest waiter."""
+        if self._size >= self._max_size:
+            return False
         while self._waiters:
             fut = self._waiters.popleft()
             if not fut.done():
-                fut.set_result(None)
+                self._size += 1
+                fut.set_result(_SLOT)
                 return True
         return False
 
     def _put_back(self, pg) -> None:
-        if self._closed or pg.is_closed:
-            self._discard(pg)
+        if self._closed or pg.is_closed or self._size > self._max_size:
+            self._discard(pg)   # closed, broken, or over a reduced max size
             return
         while self._waiters:
             fut = self._waiters.popleft()
@@ -163,14 +214,19 @@ class ConnectionPool:
         self._put_back(pg)
 
     def _release_from_gc(self, pg) -> None:
+        """A Connection never closed was garbage-collected: return its socket (from the
+        finalizer, possibly outside the loop or in another thread)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is None or loop is not pg.loop:
-            pg.loop.call_soon_threadsafe(self._release, pg)
-        else:
+        if loop is pg.loop:
             self._release(pg)
+            return
+        try:
+            pg.loop.call_soon_threadsafe(self._release, pg)
+        except RuntimeError:   # the loop is closed: nothing can run there any more
+            pg._closed = True
 
     def _spawn(self, coro):
         task = asyncio.get_running_loop().create_task(coro)
@@ -178,24 +234,38 @@ class ConnectionPool:
         task.add_done_callback(self._tasks.discard)
 
     async def _reset_then_put_back(self, pg) -> None:
+        """A connection returned mid-query or mid-transaction: wait for the query to
+        end (it was cancelled), ROLLBACK, and for ``Clean`` also DISCARD ALL.  It is
+        never handed out before this is done; one that cannot be reset is closed."""
         try:
             await asyncio.wait_for(pg._wait_drain(), 30)
-            while pg.core.pending_requests:
+            for _ in range(30_000):
+                if not pg.core.pending_requests or pg.is_closed:
+                    break
                 await asyncio.sleep(0.001)
             if pg.transaction_status != "I":
                 await asyncio.wait_for(pg.simple_query("ROLLBACK"), 30)
-        except Exception as e:
-            log.warning("discarding a connection that could not be reset: %s", e)
+            if self._recycling == ConnRecyclingMethod.Clean:
+                await asyncio.wait_for(pg.simple_query("DISCARD ALL"), 30)
+                pg.clear_statement_cache()
+        except BaseException as e:
+            log.warning("discarding a connection that could not be reset: %r", e)
             self._discard(pg)
+            if isinstance(e, asyncio.CancelledError):
+                raise
             return
         self._put_back(pg)
 
     async def _clean_then_put_back(self, pg) -> None:
+        """``ConnRecyclingMethod.Clean``: DISCARD ALL (session settings, temporary
+        tables, prepared statements, LISTENs, advisory locks) before reuse."""
         try:
             await asyncio.wait_for(pg.simple_query("DISCARD ALL"), 30)
             pg.clear_statement_cache()
-        except Exception:
+        except BaseException as e:
             self._discard(pg)
+            if isinstance(e, asyncio.CancelledError):
+                raise
             return
         self._put_back(pg)
 
@@ -206,12 +276,13 @@ class ConnectionPool:
                                     sum(1 for w in self._waiters if not w.done()))
 
     def resize(self, new_max_size: int) -> None:
-        if not isinstance(new_max_size, int) or new_max_size < 2:
+        """Change the maximum size.  Growing serves waiters at once; shrinking closes
+        idle connections now and surplus handed-out ones when they come back."""
+        if isinstance(new_max_size, bool) or not isinstance(new_max_size, int) or new_max_size < 2:
             raise ConnectionPoolConfigurationError("pool size must be at least 2")
-        grow = new_max_size - self._max_size
         self._max_size = new_max_size
-        while grow > 0 and self._wake_one():
-            grow -= 1
+        while self._wake_one():
+            pass
         while self._size > self._max_size and self._idle:
             self._discard(self._idle.popleft())
 
@@ -220,21 +291,31 @@ class ConnectionPool:
         return Listener(self._config, **kwargs)
 
     def close(self) -> None:
+        """Close idle connections now, fail every waiter, refuse new requests; handed-out
+        connections stay usable and are closed when they come back."""
         self._closed = True
         while self._idle:
-            self._terminate(self._idle.popleft())
             self._size -= 1
+            self._terminate(self._idle.popleft())
         while self._waiters:
             fut = self._waiters.popleft()
             if not fut.done():
                 fut.set_exception(ConnectionPoolExecuteError("the pool was closed"))
 
     async def wait_closed(self, timeout: float = 5.0) -> None:
-        """Ours: after close(), wait until every socket the pool closed is
-        gone (the sync close() cannot wait for TLS shutdown)."""
+        """Ours: after close(), wait until the pool's background resets have ended and
+        every socket the pool closed is gone (the sync close() cannot wait)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
         closing = [pg.protocol.closed for pg in self._closing]
         if closing:
-            await asyncio.wait(closing, timeout=timeout)
+            await asyncio.wait(closing, timeout=max(0.0, deadline - loop.time()))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def __enter__(self):
         return self

@@ -906,3 +906,13 @@ def test_inet_roundtrip_hypothesis(a):
     assert roundtrip(INET, a) == a
     net = ipaddress.ip_network(a)
     assert roundtrip(CIDR, net) == net
+
+
+def test_money_wrapper_text_form_is_an_amount():
+    # Money holds cents; in text format (no binary codec for the parameter's
+    # type, e.g. OID 0 on the unprepared path) it must read as the same amount.
+    assert _encode_param(0, et.Money(150)) == (0, b"1.50")
+    assert _encode_param(0, et.Money(-5)) == (0, b"-0.05")
+    assert _encode_param(0, et.MoneyArray([et.Money(1), 250, None])) == \
+        (0, b'{"0.01","2.50",NULL}')
+    assert _encode_param(MONEY, et.Money(150)) == (1, struct.pack(">q", 150))

@@ -27,7 +27,7 @@ CORPUS = os.path.join(HERE, "fuzz", "corpus")
 def _corpus():
     out = []
     for path in sorted(glob.glob(os.path.join(CORPUS, "**", "*"), recursive=True)):
-        if not os.path.isfile(path):
+        if not os.path.isfile(path) or os.path.basename(path) == "README":
             continue
         rel = os.path.relpath(path, CORPUS)
         name = os.path.basename(path)

@@ -693,3 +693,50 @@ async def test_cancel_at_every_point_of_a_transaction(own_cluster, admin, app, t
             "AND state LIKE 'idle in transaction%'", [app]) == 0
     finally:
         await _close(pool)
+
+
+async def test_cancel_mid_copy(own_cluster, admin, app, table):
+    if not hasattr(psqlpy.Connection, "copy_records_to_table"):
+        pytest.skip("no COPY API")
+    dsn = own_cluster.dsn(sslmode="disable", application_name=app)
+    pool = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=2)
+    started = asyncio.Event()
+
+    async def records():
+        for i in range(10_000_000):
+            if i == 1000:
+                started.set()
+                await asyncio.sleep(0)
+            yield (i,)
+            if i % 1000 == 0:
+                await asyncio.sleep(0)
+
+    try:
+        async def work():
+            async with pool.acquire() as c:
+                await c.copy_records_to_table(table, records=_sync_or_async(records), columns=["i"])
+
+        task = asyncio.ensure_future(work())
+        try:
+            await asyncio.wait_for(started.wait(), 5)
+        except asyncio.TimeoutError:
+            task.cancel()
+            pytest.skip("copy_records_to_table does not take async iterables")
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises((asyncio.CancelledError, exc.Error)):
+            await asyncio.wait_for(task, PROMPT)
+        await asyncio.sleep(0.2)
+        # COPY is all-or-nothing: nothing of the cancelled COPY is visible
+        assert await admin.fetch_val(f"SELECT count(*) FROM {table}") == 0
+        for _ in range(2):
+            await _healthy(pool)
+        assert await admin.fetch_val(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
+            "AND state <> 'idle' AND pid <> pg_backend_pid()", [app]) == 0
+    finally:
+        await _close(pool)
+
+
+def _sync_or_async(gen_fn):
+    return gen_fn()

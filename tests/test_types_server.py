@@ -483,3 +483,22 @@ def test_prop_inet(sync_conn, addr, bits):
     assert str(got) == str(iface).replace(f"/{iface.max_prefixlen}", "")
     assert sync_conn("SELECT $1::cidr", [iface.network]) == iface.network
     assert ipaddress.ip_interface(sync_conn("SELECT $1::inet::text", [iface])) == iface
+
+
+async def test_unprepared_path_wrappers_and_enums(conn):
+    # prepared=False sends most parameters with OID 0 in text format: the
+    # wrappers' and enum members' text forms must be what the server parses.
+    await _create_mood(conn)
+    q = conn.fetch_val
+    assert await q("SELECT $1::point", [et.Point((1, 2))], prepared=False) == (1.0, 2.0)
+    assert await q("SELECT $1::path", [et.Path([(0, 0), (1, 1)])], prepared=False) == \
+        [(0.0, 0.0), (1.0, 1.0)]
+    assert await q("SELECT $1::circle", [et.Circle((1, 2, 3))], prepared=False) == ((1.0, 2.0), 3.0)
+    assert await q("SELECT $1::macaddr", [et.MacAddr6("08002b010203")], prepared=False) == \
+        "08:00:2b:01:02:03"
+    assert await q("SELECT $1::money", [et.Money(150)], prepared=False) == 150
+    assert await q("SELECT $1::money[]", [et.MoneyArray([et.Money(1), 250, None])],
+                   prepared=False) == [1, 250, None]
+    assert await q("SELECT $1::psqlpy_mood", [Mood.SAD], prepared=False) == "sad"
+    assert await q("SELECT $1::inet", [ipaddress.IPv4Interface("10.0.0.1/8")], prepared=False) == \
+        ipaddress.IPv4Interface("10.0.0.1/8")

@@ -131,10 +131,29 @@ cdef str _wrapper_text(object w, int kind):
     payload = _wrapper_payload(w)
     if pg_type == "macaddr" or pg_type == "macaddr8":
         return str(w)
+    if pg_type == "money":
+        # Money holds cents; money's text input is an amount in currency
+        # units.  Assumes 2 fractional digits and '.' (lc_monetary C/en_*).
+        return str(_Decimal(payload).scaleb(-2))
+    if pg_type == "money[]":
+        return _text_form(_cents_to_amounts(payload, 0))
     s = _geo_text(pg_type, payload)
     if s is not None:
         return s
     return _text_form(payload)
+
+
+cdef object _cents_to_amounts(object v, int depth):
+    # money[] text form: int leaves (cents) -> Decimal amounts (see above).
+    if depth > 6:
+        raise PyToRustValueMappingError("cannot encode money[]: too deeply nested")
+    if isinstance(v, (list, tuple)):
+        return [_cents_to_amounts(x, depth + 1) for x in v]
+    if _value_kind(v) != KIND_PLAIN:
+        v = _unwrap_element(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return _Decimal(v).scaleb(-2)
+    return v
 
 
 cdef object _unwrap_element(object item):
