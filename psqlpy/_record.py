@@ -1,5 +1,14 @@
-"""Record: a row addressable by position, name or slice."""
+"""Record: one row, addressable by position, column name or slice.
+
+Shapes follow the reference driver (psqlpy 0.13): ``keys()``, ``values()`` and
+``items()`` return lists, a slice returns a list of values.  Iteration yields the
+values (like a tuple, as asyncpg's Record does), so ``tuple(record)`` and unpacking
+work; ``record["missing"]`` raises ``KeyError`` and a bad position ``IndexError``.
+With duplicate column names, lookup by name returns the first column.
+"""
 from __future__ import annotations
+
+from typing import Any, Iterator
 
 
 class Record:
@@ -19,29 +28,30 @@ class Record:
             except ValueError:
                 raise KeyError(key) from None
         if isinstance(key, slice):
-            return self._values[key]
+            return list(self._values[key])
         return self._values[key]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self._values)
 
     def __contains__(self, key) -> bool:
+        """``name in record``: is there a column of that name (as for a dict)."""
         return key in self._names
 
     def get(self, key, default=None):
         try:
             return self[key]
-        except (KeyError, IndexError):
+        except (KeyError, IndexError, TypeError):
             return default
 
-    def keys(self):
-        return iter(self._names)
+    def keys(self) -> list[str]:
+        return list(self._names)
 
-    def values(self):
-        return iter(self._values)
+    def values(self) -> list[Any]:
+        return list(self._values)
 
-    def items(self):
-        return iter(zip(self._names, self._values))
+    def items(self) -> list[tuple[str, Any]]:
+        return list(zip(self._names, self._values))
 
     def __eq__(self, other):
         if isinstance(other, Record):

@@ -60,6 +60,11 @@ _WRAPPER_OIDS = {
     "int4[]": 1007, "int8[]": 1016, "float4[]": 1021, "float8[]": 1022, "json[]": 199,
     "jsonb[]": 3807, "date[]": 1182, "time[]": 1183, "timestamp[]": 1115,
     "timestamptz[]": 1185, "numeric[]": 1231, "interval[]": 1187,
+    # pinned so they go binary: money's text form depends on lc_monetary
+    "money": 790, "macaddr": 829, "macaddr8": 774, "point": 600, "box": 603, "lseg": 601,
+    "line": 628, "circle": 718,   # not path: its open/closed flag is not in inner_value
+    "money[]": 791, "inet[]": 1041, "macaddr[]": 1040, "macaddr8[]": 775, "point[]": 1017,
+    "box[]": 1020, "lseg[]": 1018, "line[]": 629, "circle[]": 719,
 }
 
 

@@ -14,35 +14,56 @@ from .exceptions import (
 
 
 class _QueryMethods:
-    """Query methods shared by Connection and Transaction."""
+    """Query methods shared by Connection and Transaction.
+
+    Each public method goes through the private ``_run``/``_run_rows`` and never
+    through another public method, so wrapping one on the class (the OpenTelemetry
+    instrumentation wraps ``execute``, ``fetch``, ``fetch_val``, ... with wrapt)
+    records exactly one span per call.
+
+    ``prepared`` (default: True) uses a named, cached server-side statement; with
+    ``prepared=False`` the query goes through the unnamed statement in one round trip.
+    """
 
     _error_context = ConnectionExecuteError
 
     def _pg(self):
         raise NotImplementedError
 
-    async def execute(self, querystring: str, parameters=None, prepared: bool | None = None) -> QueryResult:
+    def _pg_config(self):
+        raise NotImplementedError
+
+    async def _run(self, querystring: str, parameters, prepared):
         pg = self._pg()
         query, params = bind_parameters(querystring, parameters)
-        req = await pg.execute(query, params, prepared is not False, self._error_context)
+        return await pg.execute(query, params, prepared is not False, self._error_context)
+
+    async def _result(self, querystring: str, parameters, prepared) -> QueryResult:
+        req = await self._run(querystring, parameters, prepared)
         st = req.statement
         return QueryResult(st.column_names, req.rows, req.tag, st.columns)
 
+    async def execute(self, querystring: str, parameters=None, prepared: bool | None = None) -> QueryResult:
+        return await self._result(querystring, parameters, prepared)
+
     async def fetch(self, querystring: str, parameters=None, prepared: bool | None = None) -> QueryResult:
-        return await self.execute(querystring, parameters, prepared)
+        """Same as :meth:`execute` (the reference driver's alias)."""
+        return await self._result(querystring, parameters, prepared)
 
     async def fetch_row(self, querystring: str, parameters=None, prepared: bool | None = None) -> SingleQueryResult:
-        pg = self._pg()
-        query, params = bind_parameters(querystring, parameters)
-        req = await pg.execute(query, params, prepared is not False, self._error_context)
+        """The first row; raises (``ConnectionExecuteError`` / ``TransactionExecuteError``)
+        when the query returns no row.  Further rows are ignored."""
+        req = await self._run(querystring, parameters, prepared)
         if not req.rows:
             raise self._error_context("fetch_row: the query returned no rows")
         return SingleQueryResult(req.statement.column_names, req.rows[0])
 
     async def fetch_val(self, querystring: str, parameters=None, prepared: bool | None = None):
-        pg = self._pg()
-        query, params = bind_parameters(querystring, parameters)
-        req = await pg.execute(query, params, prepared is not False, self._error_context)
+        """The first column of the first row.  No row at all raises (as asyncpg's
+        ``fetchval`` returns None instead, we follow the reference driver: an error of
+        ``psqlpy.exceptions``, ``ConnectionExecuteError`` / ``TransactionExecuteError``);
+        a NULL value is returned as None."""
+        req = await self._run(querystring, parameters, prepared)
         if not req.rows:
             raise self._error_context("fetch_val: the query returned no rows")
         row = req.rows[0]
@@ -51,9 +72,14 @@ class _QueryMethods:
         return row[0]
 
     async def execute_batch(self, querystring: str) -> None:
+        """Several ``;``-separated statements through the simple-query protocol, no
+        parameters, nothing returned."""
         await self._pg().simple_query(querystring, self._error_context)
 
     async def execute_many(self, querystring: str, parameters=None, prepared: bool | None = None) -> None:
+        """Run the statement once per parameter set, pipelined (batches of Bind/Execute
+        behind one Sync), not a round trip per row.  Nothing is returned, as in the
+        reference driver and asyncpg's ``executemany``."""
         if not parameters:
             return
         pg = self._pg()
