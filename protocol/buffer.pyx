@@ -352,7 +352,7 @@ cdef class WriteBuffer:
 
     cdef int write_cstr(self, const char* data, Py_ssize_t n) except -1:
         if memchr(data, 0, <size_t>n) != NULL:
-            raise ValueError("string contains a NUL byte, which the protocol cannot carry")
+            raise QueryTextError("string contains a NUL byte, which the protocol cannot carry")
         self._grow(n + 1)
         memcpy(self._buf + self._len, data, <size_t>n)
         self._buf[self._len + n] = 0
@@ -361,7 +361,11 @@ cdef class WriteBuffer:
 
     cdef int write_str(self, str s) except -1:
         cdef Py_ssize_t n
-        cdef const char* p = PyUnicode_AsUTF8AndSize(s, &n)
+        cdef const char* p
+        try:
+            p = PyUnicode_AsUTF8AndSize(s, &n)
+        except UnicodeEncodeError as e:
+            raise QueryTextError(f"text is not encodable as UTF-8: {e}") from None
         return self.write_cstr(p, n)
 
     cdef int reserve_int32(self) except -1:

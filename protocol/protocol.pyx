@@ -22,6 +22,10 @@ class UnsupportedAuthenticationError(InterfaceError):
     """The server asked for an authentication method psqlpy does not implement."""
 
 
+class QueryTextError(InterfaceError, ValueError):
+    """Text the protocol cannot carry (a NUL byte, or not encodable as UTF-8)."""
+
+
 class ParameterCountError(PyToRustValueMappingError):
     """The number of parameters given does not match the statement's."""
 

@@ -171,6 +171,7 @@ async def _connect_socket(loop, config, host, port, use_tls) -> PgConnection:
             lambda: PgTransportProtocol(core), sock=sock)
     else:
         sock = await _open_socket(loop, host, port)
+        handed_over = False   # once create_connection starts, asyncio owns and closes sock
         try:
             set_socket_options(sock, config)
             ssl_ctx = None
@@ -197,6 +198,7 @@ async def _connect_socket(loop, config, host, port, use_tls) -> PgConnection:
                 kwargs = dict(ssl=ssl_ctx, server_hostname=host if ssl_ctx.check_hostname else "",
                               ssl_handshake_timeout=config.connect_timeout or 60)
             try:
+                handed_over = True
                 transport, protocol = await loop.create_connection(
                     lambda: PgTransportProtocol(core), sock=sock, **kwargs)
             except _ssl.SSLError as e:
@@ -205,7 +207,8 @@ async def _connect_socket(loop, config, host, port, use_tls) -> PgConnection:
                 raise SSLError(f"TLS certificate of {host}:{port} rejected: {e}") from e
             tls = ssl_ctx is not None
         except BaseException:
-            sock.close()
+            if not handed_over:
+                sock.close()
             raise
     conn = PgConnection(loop, core, protocol, transport, config, host, port, tls=tls)
     protocol._on_lost = conn._connection_lost

@@ -34,4 +34,7 @@ def bind_parameters(query: str, parameters):
             raise PyToRustValueMappingError(f"no value for named parameter {e.args[0]!r}") from None
     if isinstance(parameters, (str, bytes)):
         raise PyToRustValueMappingError("parameters must be a sequence or a mapping, not a string")
+    if not (hasattr(parameters, "__len__") and hasattr(parameters, "__getitem__")):
+        raise PyToRustValueMappingError(
+            f"parameters must be a sequence or a mapping, not {type(parameters).__name__}")
     return query, parameters

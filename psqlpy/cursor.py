@@ -1,6 +1,27 @@
-"""Cursor: a protocol-level portal (Bind with a name, Execute with a row
-limit) inside a transaction."""
+"""Cursor: a protocol-level portal (Bind with a name, Execute with a row limit)
+inside a transaction.
+
+Semantics (the reference driver is vague in places; we do what asyncpg / psycopg
+users expect and say so here):
+
+* ``array_size`` (default 1) is the batch size: ``fetchmany()`` without a size and
+  every step of ``async for`` fetch that many rows; ``async for`` yields one
+  :class:`QueryResult` per batch (the psqlpy way), and stops at the first empty one.
+* ``fetchone()`` / ``fetchmany()`` / ``fetchall()`` return a :class:`QueryResult`
+  (empty, and so falsy, when the rows are exhausted).
+* ``execute(querystring, parameters)`` closes the current portal and opens a new
+  one for the new query without fetching (DB-API style: execute, then fetch*); it
+  returns the cursor itself.
+* Outside a transaction the cursor begins one when it starts and commits it when it
+  is closed (a portal only outlives its Sync inside a transaction); inside a
+  ``Transaction`` it uses that transaction and leaves it alone.
+* ``close()`` is synchronous and returns an awaitable (``await cursor.close()``
+  also works, waiting for the portal to be closed on the server).
+"""
 from __future__ import annotations
+
+import asyncio
+import itertools
 
 from . import protocol as _proto
 from ._named import bind_parameters
@@ -11,10 +32,10 @@ from .exceptions import (
     CursorStartError,
 )
 
+_portal_ids = itertools.count(1)
+
 
 class Cursor:
-    _counter = 0
-
     def __init__(self, connection, querystring=None, parameters=None, array_size=None,
                  transaction=None):
         self._connection = connection
@@ -24,43 +45,69 @@ class Cursor:
         self.array_size = 1 if array_size is None else array_size
         self._portal = None
         self._statement = None
+        self._params = ()
+        self._bound = False
         self._own_tx = False
         self._exhausted = False
         self._closed = False
-        self._rows_buffer: list = []
 
     def _pg(self):
+        if self._transaction is not None:
+            return self._transaction._pg()
         return self._connection._pg()
 
+    # attributes the instrumentation and users read
+    @property
+    def conn_dbname(self):
+        return self._connection.conn_dbname
+
+    @property
+    def user(self):
+        return self._connection.user
+
+    @property
+    def hosts(self):
+        return self._connection.hosts
+
+    @property
+    def host_addrs(self):
+        return self._connection.host_addrs
+
+    @property
+    def ports(self):
+        return self._connection.ports
+
     async def start(self) -> None:
+        """Prepare the query and open the portal (bound with the first fetch)."""
+        if self._closed:
+            raise CursorClosedError("the cursor is closed")
         if self._portal is not None:
             raise CursorStartError("the cursor is already started")
         if self.querystring is None:
             raise CursorStartError("the cursor has no query")
         pg = self._pg()
+        query, params = bind_parameters(self.querystring, self.parameters)
         if pg.transaction_status == "I":
             await pg.simple_query("BEGIN", CursorStartError)
             self._own_tx = True
-        query, params = bind_parameters(self.querystring, self.parameters)
         st = await pg.statement_for(query, True, CursorStartError)
-        Cursor._counter += 1
-        portal = f"__psqlpy_c{Cursor._counter}"
-        # The portal is bound with the first fetch (Bind + Execute(limit) +
-        # Sync); Sync does not close it because we are inside a transaction.
+        # The portal is bound with the first fetch (Bind + Execute(limit) + Sync);
+        # Sync does not close it because we are inside a transaction.
         self._statement = st
         self._params = params
-        self._portal = portal
+        self._portal = f"__psqlpy_c{next(_portal_ids)}"
         self._bound = False
+        self._exhausted = False
 
-    async def _fetch(self, n: int) -> list:
+    async def _fetch(self, n: int) -> QueryResult:
         if self._closed:
             raise CursorClosedError("the cursor is closed")
         if self._portal is None:
             await self.start()
-        if self._exhausted:
-            return []
-        pg = self._pg()
         st = self._statement
+        if self._exhausted:
+            return QueryResult(st.column_names, [], None, st.columns)
+        pg = self._pg()
         if not self._bound:
             data = _proto.build_execute_statement(st, self._params, self._portal, n, True)
             self._bound = True
@@ -70,77 +117,103 @@ class Cursor:
         pg.raise_for(req, CursorFetchError)
         if not req.suspended:
             self._exhausted = True
-        return req.rows
+        return QueryResult(st.column_names, req.rows, req.tag, st.columns)
 
-    async def fetchone(self):
-        rows = await self._fetch(1)
-        st = self._statement
-        if not rows:
-            return None
-        return QueryResult(st.column_names, rows, None, st.columns)
+    async def fetchone(self) -> QueryResult:
+        """The next row, as a QueryResult of at most one row."""
+        return await self._fetch(1)
 
-    async def fetchmany(self, size: int | None = None):
-        rows = await self._fetch(size or self.array_size)
-        st = self._statement
-        return QueryResult(st.column_names, rows, None, st.columns)
+    async def fetchmany(self, size: int | None = None) -> QueryResult:
+        """The next ``size`` rows (``array_size`` when None)."""
+        n = self.array_size if size is None else size
+        if n < 1:
+            raise CursorFetchError(f"fetch size must be at least 1, got {n}")
+        return await self._fetch(n)
 
-    async def fetchall(self):
-        rows = await self._fetch(0)
-        st = self._statement
-        return QueryResult(st.column_names, rows, None, st.columns)
+    async def fetchall(self) -> QueryResult:
+        """Every remaining row."""
+        return await self._fetch(0)
 
-    async def execute(self, querystring: str, parameters=None):
+    async def execute(self, querystring: str, parameters=None) -> Cursor:
+        """Close the current portal, open one for ``querystring``; fetch with fetch*."""
+        if self._closed:
+            raise CursorClosedError("the cursor is closed")
         await self._close_portal()
         self.querystring = querystring
         self.parameters = parameters
-        self._portal = None
-        self._exhausted = False
-        self._closed = False
         await self.start()
-        return await self.fetchmany()
+        return self
 
     async def _close_portal(self) -> None:
-        if self._portal is not None and self._bound:
-            pg = self._pg()
-            if not pg.is_closed and pg.transaction_status == "T":
-                await pg.request(_proto.REQUEST_SYNC, _proto.build_close_portal(self._portal))
+        portal, bound = self._portal, self._bound
         self._portal = None
+        self._bound = False
+        if portal is not None and bound:
+            pg = self._connection._conn
+            if pg is not None and not pg.is_closed and pg.transaction_status == "T":
+                await pg.request(_proto.REQUEST_SYNC, _proto.build_close_portal(portal))
 
-    def close(self) -> None:
+    def close(self):
+        """Close the cursor (its portal, and its own transaction if it began one).
+
+        Returns an awaitable; awaiting it is optional."""
         if self._closed:
-            return
+            return _done_future()
         self._closed = True
         pg = self._connection._conn
-        if pg is not None and not pg.is_closed:
-            pg.spawn(self._aclose(pg))
+        if pg is not None and not pg.is_closed and (self._portal is not None or self._own_tx):
+            return pg.spawn(self._aclose(pg))
+        return _done_future()
 
     async def _aclose(self, pg) -> None:
         try:
             await self._close_portal()
-            if self._own_tx and pg.transaction_status != "I":
-                await pg.simple_query("COMMIT")
         except Exception:
             pass
+        if self._own_tx:
+            self._own_tx = False
+            try:
+                if not pg.is_closed and pg.transaction_status != "I":
+                    await pg.simple_query("COMMIT")
+            except Exception:
+                pass
 
     def is_closed(self) -> bool:
         return self._closed
 
-    async def __aenter__(self):
-        await self.start()
+    async def __aenter__(self) -> Cursor:
+        if self.querystring is not None and self._portal is None:
+            await self.start()
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc) -> None:
         if not self._closed:
             self._closed = True
-            await self._aclose(self._pg())
+            pg = self._connection._conn
+            if pg is not None and not pg.is_closed:
+                await self._aclose(pg)
 
-    def __aiter__(self):
+    def __aiter__(self) -> Cursor:
         return self
 
-    async def __anext__(self):
-        if self._exhausted and not self._rows_buffer:
+    async def __anext__(self) -> QueryResult:
+        if self._exhausted and self._portal is not None:
             raise StopAsyncIteration
         result = await self.fetchmany()
         if len(result) == 0:
             raise StopAsyncIteration
         return result
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("open" if self._portal else "new")
+        return f"<psqlpy.Cursor {state} {self.querystring!r}>"
+
+
+def _done_future():
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    fut = loop.create_future()
+    fut.set_result(None)
+    return fut

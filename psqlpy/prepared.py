@@ -9,26 +9,48 @@ from ._results import QueryResult
 
 @dataclass(frozen=True)
 class Column:
+    """A result column: its name and the OID of the table it comes from (None for a
+    computed column)."""
     name: str
     table_oid: int | None
 
 
 class PreparedStatement:
+    """Made by ``Connection.prepare(querystring, parameters)``: the statement is parsed
+    and described once; ``execute()`` runs it with the parameters given to prepare()
+    (asyncpg binds at execute time; the reference driver binds at prepare time)."""
+
     def __init__(self, connection, statement, parameters):
         self._connection = connection
         self._statement = statement
         self._parameters = parameters
 
+    @property
+    def querystring(self) -> str:
+        return self._statement.query
+
+    @property
+    def parameters(self):
+        return self._parameters
+
     async def execute(self) -> QueryResult:
         pg = self._connection._pg()
         st = self._statement
+        if st.name and pg._stmt_cache.get(st.query) is not st:
+            # evicted from the cache (closed on the server) or DISCARDed: prepare again
+            st = self._statement = await pg.statement_for(st.query, True,
+                                                          self._connection._error_context)
         req = await pg.request(_proto.REQUEST_EXTENDED,
                                _proto.build_execute_statement(st, self._parameters), st)
         pg.raise_for(req, self._connection._error_context)
         return QueryResult(st.column_names, req.rows, req.tag, st.columns)
 
     def cursor(self, array_size=None):
+        """A Cursor over this statement (fetching ``array_size`` rows at a time)."""
         return self._connection.cursor(self._statement.query, self._parameters, array_size)
 
     def columns(self) -> list[Column]:
         return [Column(c.name, c.table_oid or None) for c in self._statement.columns]
+
+    def __repr__(self) -> str:
+        return f"<psqlpy.PreparedStatement {self._statement.query!r}>"

@@ -1,8 +1,12 @@
 """Transaction: BEGIN ... COMMIT/ROLLBACK on one connection, with savepoints."""
 from __future__ import annotations
 
+import asyncio
+
 from ._enums import IsolationLevel, ReadVariant
 from ._ident import quote_ident
+from ._named import bind_parameters
+from ._results import QueryResult
 from .connection import _QueryMethods
 from .exceptions import (
     TransactionBeginError,
@@ -15,6 +19,16 @@ from .exceptions import (
 
 
 class Transaction(_QueryMethods):
+    """BEGIN ... COMMIT / ROLLBACK on one connection.
+
+    ``async with conn.transaction() as tx`` begins, commits when the block ends
+    normally and rolls back (re-raising) when it raises.  ``begin()`` may be called
+    once; after ``commit()`` / ``rollback()`` every method raises
+    ``TransactionClosedError`` (so does a query before ``begin()``).  Savepoint names
+    are quoted as identifiers: any text is a valid name, compared exactly (``'my sp'``,
+    ``'"x"'``).  Query errors inside are ``TransactionExecuteError`` (and the
+    SQLSTATE's class)."""
+
     _error_context = TransactionExecuteError
 
     def __init__(self, connection, isolation_level=None, read_variant=None, deferrable=None):
@@ -78,13 +92,48 @@ class Transaction(_QueryMethods):
             TransactionSavepointError)
 
     async def pipeline(self, queries=None, prepared=None) -> list:
-        results = []
+        """Run ``queries`` (each a query string or a ``(query, parameters)`` pair) and
+        return one QueryResult per query, in order.
+
+        The queries are pipelined: every statement is prepared first (once per distinct
+        text, cached), then all Bind/Execute/Sync batches are written back to back and
+        the results read as they come, so N queries cost about one round trip.  Each
+        query has its own Sync, so the first failing one raises (like asyncpg and
+        psycopg's pipeline mode, later ones then fail with "current transaction is
+        aborted" and are not reported separately)."""
+        items = []
         for item in queries or ():
             if isinstance(item, str):
                 q, p = item, None
             else:
                 q, p = item[0], (item[1] if len(item) > 1 else None)
-            results.append(await self.execute(q, p, prepared))
+            items.append(bind_parameters(q, p))
+        if not items:
+            return []
+        pg = self._pg()
+        ctx = self._error_context
+        use_prepared = prepared is not False and pg.statement_cache_size > 0
+        distinct = {q for q, _ in items}
+        if use_prepared and len(distinct) > pg.statement_cache_size // 2:
+            # too many to keep prepared at once: one after the other
+            reqs = [await pg.execute(q, p, True, ctx) for q, p in items]
+        else:
+            if use_prepared:
+                for q in distinct:
+                    await pg.statement_for(q, True, ctx)
+            # With every statement cached, each pg.execute() writes its messages before
+            # its first suspension, so the tasks below hit the socket in order.
+            outcomes = await asyncio.gather(
+                *(pg.execute(q, p, use_prepared, ctx) for q, p in items),
+                return_exceptions=True)
+            for o in outcomes:
+                if isinstance(o, BaseException):
+                    raise o
+            reqs = list(outcomes)
+        results = []
+        for req in reqs:
+            st = req.statement
+            results.append(QueryResult(st.column_names, req.rows, req.tag, st.columns))
         return results
 
     async def binary_copy_to_table(self, source, table_name: str, columns=None,

@@ -98,10 +98,6 @@ async def test_string_as_parameter_list(conn):
     await _expect_typed(conn, "SELECT $1::text", "abc", exc.PyToRustValueMappingError)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a non-sequence parameters argument (int, a generator) reaches write_bind's "
-    "len(params) and escapes as a bare TypeError; _named.bind_parameters should reject "
-    "it with PyToRustValueMappingError"))
 @pytest.mark.parametrize("params", [5, (i for i in [1])], ids=["int", "generator"])
 async def test_non_sequence_parameters(conn, params):
     await _expect_typed(conn, "SELECT $1::int4", params, exc.PyToRustValueMappingError)
@@ -166,10 +162,6 @@ async def test_nul_in_bytea_round_trips(conn):
     assert await conn.fetch_val("SELECT $1::bytea", [v]) == v
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the query text goes through WriteBuffer.write_str/write_cstr, which raise a bare "
-    "ValueError (NUL) or UnicodeEncodeError (lone surrogate); should be a psqlpy "
-    "InterfaceError subclass"))
 @pytest.mark.parametrize("sql", ["SELECT 'a\x00b'", "SELECT '\ud800'"], ids=["nul", "surrogate"])
 async def test_bad_query_text(conn, sql):
     await _expect_typed(conn, sql, None, exc.InterfaceError)
@@ -185,10 +177,6 @@ async def test_bad_query_text_leaves_connection_usable(conn):
         await _still_usable(conn)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: codecs/text.pyx _dec_json/_dec_jsonb catch only ValueError, so a json value "
-    "nested deeper than Python's recursion limit (the server accepts it) raises a bare "
-    "RecursionError instead of a psqlpy error"))
 @pytest.mark.parametrize("pgtype", ["json", "jsonb"])
 async def test_deeply_nested_json_from_server(conn, pgtype):
     await _expect_typed(

@@ -187,7 +187,7 @@ NASTY_VALUES = {
 _JSON_RECURSION = pytest.mark.xfail(strict=True, reason=(
     "bug: codecs/text.pyx _dec_json/_dec_jsonb catch only ValueError; json nested deeper "
     "than Python's recursion limit (valid for the server) escapes as a bare RecursionError"))
-KNOWN_BUGS = {(114, 2): _JSON_RECURSION, (3802, 3): _JSON_RECURSION}
+KNOWN_BUGS: dict = {}   # fixed: nested json now raises RustToPyValueMappingError
 
 
 def _nasty_value_cases():

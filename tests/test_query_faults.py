@@ -508,12 +508,6 @@ async def test_connect_timeout_against_silent_server():
         await fake.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: _connect._connect_socket closes the raw socket after a cancelled/failed "
-    "loop.create_connection(sock=sock, ssl=...), but once the TLS handshake finished asyncio "
-    "closes the transport gracefully (FLUSHING, up to ssl_shutdown_timeout): the fd is freed "
-    "under a live transport, reused by the next socket -> 'RuntimeError: File descriptor N "
-    "is used by transport' and 'unclosed transport'"))
 async def test_cancel_right_after_tls_handshake_does_not_free_a_live_fd(own_cluster, monkeypatch):
     own_cluster.need_ssl()
     loop = asyncio.get_running_loop()

@@ -79,6 +79,9 @@ cdef object _dec_json(const char* data, Py_ssize_t n):
         return _json_loads(s)
     except ValueError as e:
         raise ProtocolError(f"malformed json value from the server: {e}") from None
+    except RecursionError:
+        raise RustToPyValueMappingError(
+            "json value nested too deeply for Python's json decoder") from None
 
 
 cdef object _dec_jsonb(const char* data, Py_ssize_t n):
@@ -91,6 +94,9 @@ cdef object _dec_jsonb(const char* data, Py_ssize_t n):
         return _json_loads(s)
     except ValueError as e:
         raise ProtocolError(f"malformed jsonb value from the server: {e}") from None
+    except RecursionError:
+        raise RustToPyValueMappingError(
+            "json value nested too deeply for Python's json decoder") from None
 
 
 cdef int _write_json(WriteBuffer buf, object value, str pgtype) except -1:

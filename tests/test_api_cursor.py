@@ -1,0 +1,149 @@
+"""Conformance: Cursor (API.md): a protocol-level portal inside a transaction."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from psqlpy import Connection, Cursor, QueryResult, connect
+from psqlpy import exceptions as exc
+
+Q = "SELECT g AS n FROM generate_series(1, 10) g ORDER BY g"
+
+
+@pytest.fixture
+async def conn(dsn: str) -> Any:
+    c = await connect(dsn=dsn)
+    async with c:
+        yield c
+
+
+def _vals(res: QueryResult) -> list[int]:
+    return [r[0] for r in res.result(as_tuple=True)]
+
+
+async def test_attributes(conn: Connection) -> None:
+    cur = conn.cursor(Q, None)
+    assert cur.querystring == Q
+    assert cur.parameters is None
+    assert cur.array_size == 1
+    cur.array_size = 4
+    assert cur.array_size == 4
+    cur2 = conn.cursor("SELECT $1::int", [5], array_size=7)
+    assert cur2.parameters == [5] and cur2.array_size == 7
+    assert not cur.is_closed()
+
+
+async def test_fetch_methods(conn: Connection) -> None:
+    async with conn.transaction() as tx:
+        cur = tx.cursor(Q)
+        await cur.start()
+        one = await cur.fetchone()
+        assert isinstance(one, QueryResult)
+        assert one.result() == [{"n": 1}]
+        assert _vals(await cur.fetchmany()) == [2]            # array_size (1)
+        assert _vals(await cur.fetchmany(3)) == [3, 4, 5]
+        cur.array_size = 2
+        assert _vals(await cur.fetchmany()) == [6, 7]
+        assert _vals(await cur.fetchall()) == [8, 9, 10]
+        assert _vals(await cur.fetchall()) == []
+        empty = await cur.fetchone()
+        assert empty.result() == [] and not len(empty)
+        cur.close()
+        assert cur.is_closed()
+        with pytest.raises(exc.CursorClosedError):
+            await cur.fetchone()
+
+
+async def test_async_for_yields_batches_of_array_size(conn: Connection) -> None:
+    async with conn.transaction() as tx:
+        cur = tx.cursor(Q, array_size=3)
+        batches = []
+        async with cur:
+            async for batch in cur:
+                assert isinstance(batch, QueryResult)
+                batches.append(_vals(batch))
+        assert batches == [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10]]
+        assert cur.is_closed()
+        default = tx.cursor(Q)
+        async with default:
+            assert [len(b) async for b in default] == [1] * 10
+
+
+async def test_parameters_and_named(conn: Connection) -> None:
+    async with conn.transaction() as tx:
+        async with tx.cursor("SELECT g FROM generate_series(1, $1::int) g", [4],
+                             array_size=10) as cur:
+            assert _vals(await cur.fetchall()) == [1, 2, 3, 4]
+        async with tx.cursor("SELECT g FROM generate_series($(lo)p::int, $(hi)p::int) g",
+                             {"lo": 3, "hi": 5}) as cur:
+            assert _vals(await cur.fetchall()) == [3, 4, 5]
+
+
+async def test_execute_reuses_cursor(conn: Connection) -> None:
+    async with conn.transaction() as tx:
+        cur = tx.cursor(Q, array_size=2)
+        async with cur:
+            assert _vals(await cur.fetchmany()) == [1, 2]
+            assert await cur.execute("SELECT $1::int AS v UNION ALL SELECT 2", [1]) is cur
+            assert cur.querystring == "SELECT $1::int AS v UNION ALL SELECT 2"
+            assert cur.parameters == [1]
+            assert _vals(await cur.fetchall()) == [1, 2]
+
+
+async def test_cursor_without_query(conn: Connection) -> None:
+    async with conn.transaction() as tx:
+        cur = tx.cursor()
+        with pytest.raises(exc.CursorStartError):
+            await cur.start()
+        async with cur:
+            await cur.execute("SELECT 42")
+            assert _vals(await cur.fetchone()) == [42]
+
+
+async def test_start_twice(conn: Connection) -> None:
+    async with conn.transaction() as tx:
+        cur = tx.cursor(Q)
+        await cur.start()
+        with pytest.raises(exc.CursorStartError):
+            await cur.start()
+        await cur.close()    # close() is sync, and awaitable too
+
+
+async def test_cursor_outside_transaction_makes_its_own(conn: Connection) -> None:
+    cur = conn.cursor(Q, array_size=5)
+    async with cur:
+        assert await conn.in_transaction()
+        assert _vals(await cur.fetchmany()) == [1, 2, 3, 4, 5]
+    assert not await conn.in_transaction()
+    assert await conn.fetch_val("SELECT 1") == 1
+
+
+async def test_fetch_error(conn: Connection) -> None:
+    async with conn.transaction() as tx:
+        await tx.create_savepoint("c")
+        cur = tx.cursor("SELECT 1/(g - 3) FROM generate_series(1, 5) g", array_size=10)
+        async with cur:
+            with pytest.raises(exc.CursorFetchError) as ei:
+                await cur.fetchall()
+            assert ei.value.sqlstate == "22012"
+        await tx.rollback_savepoint("c")
+    with pytest.raises(exc.CursorStartError):
+        async with conn.transaction() as tx:
+            async with tx.cursor("SELECT * FROM api_no_such"):
+                pass
+
+
+async def test_large_result_streams(conn: Connection) -> None:
+    async with conn.transaction() as tx:
+        total = 0
+        count = 0
+        async with tx.cursor("SELECT g FROM generate_series(1, 5000) g", array_size=1000) as cur:
+            async for batch in cur:
+                count += 1
+                total += sum(_vals(batch))
+        assert count == 5 and total == 5000 * 5001 // 2
+
+
+async def test_cursor_class_is_exported(conn: Connection) -> None:
+    assert isinstance(conn.cursor(Q), Cursor)
