@@ -1,6 +1,7 @@
 """Conformance: Connection (API.md), module aliases, patchable classes."""
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.metadata
 from typing import Any
@@ -11,6 +12,11 @@ import psqlpy
 from psqlpy import Connection, ConnectionPool, QueryResult, SingleQueryResult, Transaction, connect
 from psqlpy import exceptions as exc
 from psqlpy._config import parse_settings
+
+
+async def _socket_gone(c: Connection) -> None:
+    """close() is synchronous: let the socket finish closing before the loop ends."""
+    await asyncio.wait_for(asyncio.shield(getattr(c, "_conn").protocol.closed), 5)
 
 
 @pytest.fixture
@@ -78,9 +84,9 @@ async def test_fetch_val(conn: Connection) -> None:
 
 
 async def test_execute_batch(conn: Connection) -> None:
-    assert await conn.execute_batch(
+    await conn.execute_batch(
         "CREATE TEMP TABLE api_b (x int); INSERT INTO api_b VALUES (1), (2); "
-        "UPDATE api_b SET x = x * 10") is None
+        "UPDATE api_b SET x = x * 10")
     assert await conn.fetch_val("SELECT sum(x) FROM api_b") == 30
     with pytest.raises(exc.ConnectionExecuteError):
         await conn.execute_batch("SELECT 1; SELECT * FROM api_no_such_table")
@@ -89,8 +95,8 @@ async def test_execute_batch(conn: Connection) -> None:
 
 async def test_execute_many(conn: Connection) -> None:
     await conn.execute("CREATE TEMP TABLE api_m (a int, b text)")
-    assert await conn.execute_many("INSERT INTO api_m VALUES ($1, $2)",
-                                   [[i, str(i)] for i in range(100)]) is None
+    await conn.execute_many("INSERT INTO api_m VALUES ($1, $2)",
+                            [[i, str(i)] for i in range(100)])
     await conn.execute_many("INSERT INTO api_m VALUES ($(a)p, $(b)p)",
                             [{"a": 1000, "b": "named"}])
     await conn.execute_many("INSERT INTO api_m VALUES ($1, $2)", [(2000, "u")], prepared=False)
@@ -178,6 +184,7 @@ async def test_close_and_is_closed(dsn: str) -> None:
     with pytest.raises(exc.ConnectionClosedError):
         await c.execute("SELECT 1")
     c.close()   # idempotent
+    await _socket_gone(c)
 
 
 async def test_async_context_manager_own_connection(dsn: str) -> None:
@@ -200,7 +207,7 @@ async def test_errors_keep_connection_usable(conn: Connection) -> None:
     with pytest.raises(exc.ConnectionExecuteError) as ei:
         await conn.execute("SELECT * FROM api_does_not_exist")
     assert isinstance(ei.value, exc.ProgrammingError)
-    assert ei.value.sqlstate == "42P01"
+    assert isinstance(ei.value, exc.PostgresError) and ei.value.sqlstate == "42P01"
     assert await conn.fetch_val("SELECT 1") == 1
 
 

@@ -126,7 +126,7 @@ async def test_fetch_error(conn: Connection) -> None:
         async with cur:
             with pytest.raises(exc.CursorFetchError) as ei:
                 await cur.fetchall()
-            assert ei.value.sqlstate == "22012"
+            assert isinstance(ei.value, exc.PostgresError) and ei.value.sqlstate == "22012"
         await tx.rollback_savepoint("c")
     with pytest.raises(exc.CursorStartError):
         async with conn.transaction() as tx:

@@ -117,6 +117,7 @@ async def test_connect_pool_and_connect(dsn: str) -> None:
         assert await conn.fetch_val("SHOW application_name") == "single"
     finally:
         conn.close()
+        await asyncio.wait_for(asyncio.shield(getattr(conn, "_conn").protocol.closed), 5)
 
 
 # ---- status, acquire, connection, close -----------------------------------------------------

@@ -130,7 +130,7 @@ async def test_read_variant(conn: Connection) -> None:
     with pytest.raises(exc.TransactionExecuteError) as ei:
         async with conn.transaction(read_variant=ReadVariant.ReadOnly) as tx:
             await tx.execute("INSERT INTO api_tx VALUES (1)")
-    assert ei.value.sqlstate == "25006"
+    assert isinstance(ei.value, exc.PostgresError) and ei.value.sqlstate == "25006"
     async with conn.transaction(read_variant=ReadVariant.ReadWrite) as tx:
         assert await tx.fetch_val("SHOW transaction_read_only") == "off"
         await tx.execute("INSERT INTO api_tx VALUES (1)")

@@ -1,0 +1,89 @@
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, Sequence
+
+from typing_extensions import Self
+
+from ._enums import ConnRecyclingMethod, LoadBalanceHosts, SslMode, TargetSessionAttrs
+from .connection import Connection
+from .listener import Listener
+
+class ConnectionPoolStatus:
+    max_size: int
+    size: int
+    available: int
+    waiting: int
+    def __init__(self, max_size: int, size: int, available: int, waiting: int) -> None: ...
+
+class ConnectionPool:
+    def __init__(
+        self,
+        dsn: str | None = ...,
+        username: str | None = ...,
+        password: str | None = ...,
+        host: str | None = ...,
+        hosts: Sequence[str] | str | None = ...,
+        port: int | None = ...,
+        ports: Sequence[int] | str | None = ...,
+        db_name: str | None = ...,
+        target_session_attrs: TargetSessionAttrs | str | None = ...,
+        options: str | None = ...,
+        application_name: str | None = ...,
+        connect_timeout_sec: float | None = ...,
+        connect_timeout_nanosec: int | None = ...,
+        tcp_user_timeout_sec: float | None = ...,
+        tcp_user_timeout_nanosec: int | None = ...,
+        keepalives: bool | None = ...,
+        keepalives_idle_sec: float | None = ...,
+        keepalives_idle_nanosec: int | None = ...,
+        keepalives_interval_sec: float | None = ...,
+        keepalives_interval_nanosec: int | None = ...,
+        keepalives_retries: int | None = ...,
+        load_balance_hosts: LoadBalanceHosts | str | None = ...,
+        max_db_pool_size: int | None = ...,
+        conn_recycling_method: ConnRecyclingMethod | None = ...,
+        ssl_mode: SslMode | str | None = ...,
+        ca_file: str | None = ...,
+    ) -> None: ...
+    @property
+    def config(self) -> Any: ...
+    @property
+    def closed(self) -> bool: ...
+    async def connection(self) -> Connection: ...
+    def acquire(self) -> AbstractAsyncContextManager[Connection]: ...
+    def status(self) -> ConnectionPoolStatus: ...
+    def resize(self, new_max_size: int) -> None: ...
+    def listener(self, **kwargs: Any) -> Listener: ...
+    def close(self) -> None: ...
+    async def wait_closed(self, timeout: float = ...) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+def connect_pool(
+    dsn: str | None = ..., username: str | None = ..., password: str | None = ...,
+    host: str | None = ..., hosts: Sequence[str] | str | None = ..., port: int | None = ...,
+    ports: Sequence[int] | str | None = ..., db_name: str | None = ...,
+    target_session_attrs: TargetSessionAttrs | str | None = ..., options: str | None = ...,
+    application_name: str | None = ..., connect_timeout_sec: float | None = ...,
+    connect_timeout_nanosec: int | None = ..., tcp_user_timeout_sec: float | None = ...,
+    tcp_user_timeout_nanosec: int | None = ..., keepalives: bool | None = ...,
+    keepalives_idle_sec: float | None = ..., keepalives_idle_nanosec: int | None = ...,
+    keepalives_interval_sec: float | None = ..., keepalives_interval_nanosec: int | None = ...,
+    keepalives_retries: int | None = ..., load_balance_hosts: LoadBalanceHosts | str | None = ...,
+    max_db_pool_size: int | None = ..., conn_recycling_method: ConnRecyclingMethod | None = ...,
+    ssl_mode: SslMode | str | None = ..., ca_file: str | None = ...,
+) -> ConnectionPool: ...
+async def connect(
+    dsn: str | None = ..., username: str | None = ..., password: str | None = ...,
+    host: str | None = ..., hosts: Sequence[str] | str | None = ..., port: int | None = ...,
+    ports: Sequence[int] | str | None = ..., db_name: str | None = ...,
+    target_session_attrs: TargetSessionAttrs | str | None = ..., options: str | None = ...,
+    application_name: str | None = ..., connect_timeout_sec: float | None = ...,
+    connect_timeout_nanosec: int | None = ..., tcp_user_timeout_sec: float | None = ...,
+    tcp_user_timeout_nanosec: int | None = ..., keepalives: bool | None = ...,
+    keepalives_idle_sec: float | None = ..., keepalives_idle_nanosec: int | None = ...,
+    keepalives_interval_sec: float | None = ..., keepalives_interval_nanosec: int | None = ...,
+    keepalives_retries: int | None = ..., load_balance_hosts: LoadBalanceHosts | str | None = ...,
+    ssl_mode: SslMode | str | None = ..., ca_file: str | None = ...,
+) -> Connection: ...

@@ -1,0 +1,98 @@
+"""Conformance: QueryResult, SingleQueryResult, Record, row_factories (API.md)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from psqlpy import Connection, QueryResult, Record, SingleQueryResult, connect
+from psqlpy.row_factories import class_row, tuple_row
+
+Q = "SELECT 1 AS a, 'x'::text AS b, NULL::int AS c UNION ALL SELECT 2, 'y', 3 ORDER BY a"
+
+
+@pytest.fixture
+async def conn(dsn: str) -> Any:
+    c = await connect(dsn=dsn)
+    async with c:
+        yield c
+
+
+@dataclasses.dataclass
+class Row:
+    a: int
+    b: str
+    c: int | None
+
+
+async def test_query_result(conn: Connection) -> None:
+    res = await conn.execute(Q)
+    assert isinstance(res, QueryResult)
+    assert res.result() == [{"a": 1, "b": "x", "c": None}, {"a": 2, "b": "y", "c": 3}]
+    assert res.result(as_tuple=True) == [(1, "x", None), (2, "y", 3)]
+    assert res.result(as_tuple=False) == res.result()
+    dec = res.result(custom_decoders={"b": str.upper})
+    assert [r["b"] for r in dec] == ["X", "Y"]
+    assert res.result(custom_decoders={"b": str.upper}, as_tuple=True)[0] == (1, "X", None)
+    assert res.as_class(Row) == [Row(1, "x", None), Row(2, "y", 3)]
+    assert res.row_factory(tuple_row) == [(1, "x", None), (2, "y", 3)]
+    assert res.row_factory(class_row(Row)) == [Row(1, "x", None), Row(2, "y", 3)]
+    assert res.row_factory(lambda d: d["a"] * 10) == [10, 20]
+    assert res.row_factory(tuple_row, custom_decoders={"a": lambda v: -v}) == [
+        (-1, "x", None), (-2, "y", 3)]
+    assert len(res) == 2
+
+
+async def test_empty_result(conn: Connection) -> None:
+    res = await conn.execute("SELECT 1 AS a WHERE false")
+    assert res.result() == [] and res.result(as_tuple=True) == []
+    assert res.as_class(Row) == [] and res.records() == []
+
+
+async def test_single_query_result(conn: Connection) -> None:
+    row = await conn.fetch_row(Q)
+    assert isinstance(row, SingleQueryResult)
+    assert row.result() == {"a": 1, "b": "x", "c": None}
+    assert row.result(as_tuple=True) == (1, "x", None)
+    assert row.result(custom_decoders={"b": lambda v: v * 2}) == {"a": 1, "b": "xx", "c": None}
+    assert row.as_class(Row) == Row(1, "x", None)
+    assert row.row_factory(tuple_row) == (1, "x", None)
+    assert row.row_factory(class_row(Row)) == Row(1, "x", None)
+
+
+async def test_records(conn: Connection) -> None:
+    recs = (await conn.execute("SELECT 1 AS a, 'h' AS b, 3 AS c, 4 AS d")).records()
+    assert len(recs) == 1
+    r = recs[0]
+    assert isinstance(r, Record)
+    assert len(r) == 4
+    assert r[0] == 1 and r[-1] == 4 and r["b"] == "h"
+    assert r[1:3] == ["h", 3] and r[:2] == [1, "h"] and r[::2] == [1, 3]
+    assert list(r) == [1, "h", 3, 4]
+    assert r.get("a") == 1 and r.get("zz") is None and r.get("zz", 9) == 9
+    assert r.get(10) is None
+    assert r.keys() == ["a", "b", "c", "d"]
+    assert r.values() == [1, "h", 3, 4]
+    assert r.items() == [("a", 1), ("b", "h"), ("c", 3), ("d", 4)]
+    assert dict(r.items()) == {"a": 1, "b": "h", "c": 3, "d": 4}
+    assert "a" in r and "zz" not in r
+    with pytest.raises(KeyError):
+        r["zz"]
+    with pytest.raises(IndexError):
+        r[10]
+    a, b, c, d = r
+    assert (a, b, c, d) == (1, "h", 3, 4)
+
+
+async def test_records_share_columns(conn: Connection) -> None:
+    recs = (await conn.execute("SELECT g AS n FROM generate_series(1, 5) g")).records()
+    assert [rec["n"] for rec in recs] == [1, 2, 3, 4, 5]
+    assert all(rec.keys() == ["n"] for rec in recs)
+
+
+def test_row_factories_unit() -> None:
+    assert tuple_row({"a": 1, "b": 2}) == (1, 2)
+    with pytest.raises(TypeError):
+        tuple_row([1, 2])  # type: ignore[arg-type]
+    assert class_row(Row)({"a": 1, "b": "q", "c": None}) == Row(1, "q", None)
