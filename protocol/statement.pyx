@@ -157,3 +157,12 @@ def build_close_portal(str portal):
     write_close(b, b'P', portal)
     write_empty(b, b'S')
     return b.to_bytes()
+
+
+def build_bind_portal(Statement st, params, str portal):
+    """Bind ``params`` to a named portal, then Sync: the portal lives until
+    the transaction ends or it is closed."""
+    cdef WriteBuffer b = WriteBuffer()
+    write_bind(b, portal, st, params)
+    write_empty(b, b'S')
+    return b.to_bytes()

@@ -64,6 +64,9 @@ class ConnectConfig:
     ssl_mode: SslMode = SslMode.Prefer
     ca_file: str | None = None
     server_settings: tuple[tuple[str, str], ...] = ()
+    #: prepared-statement cache per connection; 0 = never prepare named
+    #: statements (PgBouncer in transaction mode); None = the default (256)
+    statement_cache_size: int | None = None
 
     def startup_parameters(self) -> dict[str, str]:
         """The parameters of the StartupMessage (TimeZone is left to the server)."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
+from .protocol import rows_to_dicts as _rows_to_dicts
+
+
 def _apply_decoders(names, row, custom_decoders):
     return tuple(custom_decoders[n](v) if n in custom_decoders else v
                  for n, v in zip(names, row))
@@ -27,7 +30,7 @@ class QueryResult:
             rows = [_apply_decoders(names, r, custom_decoders) for r in rows]
         if as_tuple:
             return list(rows)
-        return [dict(zip(names, r)) for r in rows]
+        return _rows_to_dicts(names, rows)   # in C: this is the per-row cost users pay
 
     def as_class(self, as_class: Callable) -> list:
         names = self._names

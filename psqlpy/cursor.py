@@ -91,12 +91,16 @@ class Cursor:
             await pg.simple_query("BEGIN", CursorStartError)
             self._own_tx = True
         st = await pg.statement_for(query, True, CursorStartError)
-        # The portal is bound with the first fetch (Bind + Execute(limit) + Sync);
-        # Sync does not close it because we are inside a transaction.
+        # Bind the portal now (Sync does not close it inside a transaction):
+        # with the statement cache off the statement is the unnamed one, which
+        # the next query on this connection would replace.
+        portal = f"__psqlpy_c{next(_portal_ids)}"
+        req = await pg.request(_proto.REQUEST_SYNC, _proto.build_bind_portal(st, params, portal), st)
+        pg.raise_for(req, CursorStartError)
         self._statement = st
         self._params = params
-        self._portal = f"__psqlpy_c{next(_portal_ids)}"
-        self._bound = False
+        self._portal = portal
+        self._bound = True
         self._exhausted = False
 
     async def _fetch(self, n: int) -> QueryResult:

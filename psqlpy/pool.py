@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import collections
 import contextlib
 import logging
@@ -45,11 +46,11 @@ class ConnectionPool:
                  keepalives_idle_nanosec=None, keepalives_interval_sec=None,
                  keepalives_interval_nanosec=None, keepalives_retries=None,
                  load_balance_hosts=None, max_db_pool_size=None, conn_recycling_method=None,
-                 ssl_mode=None, ca_file=None):
+                 ssl_mode=None, ca_file=None, statement_cache_size=None):
         settings = dict(locals())
         settings = {k: settings[k] for k in _SETTING_NAMES}
         self._settings = settings
-        self._config = parse_settings(**settings)
+        self._config = _with_cache_size(parse_settings(**settings), statement_cache_size)
         size = 10 if max_db_pool_size is None else max_db_pool_size
         if isinstance(size, bool) or not isinstance(size, int) or size < 2:
             raise ConnectionPoolConfigurationError(
@@ -328,7 +329,18 @@ def connect_pool(**kwargs) -> ConnectionPool:
     return ConnectionPool(**kwargs)
 
 
-async def connect(**kwargs) -> Connection:
+async def connect(statement_cache_size=None, **kwargs) -> Connection:
     """A single connection outside any pool."""
-    config = parse_settings(**kwargs)
+    config = _with_cache_size(parse_settings(**kwargs), statement_cache_size)
     return Connection(await open_connection(config))
+
+
+def _with_cache_size(config, size):
+    """Ours: ``statement_cache_size=0`` turns named prepared statements off
+    (for PgBouncer in transaction pooling mode); None keeps the default."""
+    if size is None:
+        return config
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ConnectionPoolConfigurationError(
+            f"statement_cache_size must be a non-negative int, got {size!r}")
+    return dataclasses.replace(config, statement_cache_size=size)

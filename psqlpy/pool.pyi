@@ -44,6 +44,7 @@ class ConnectionPool:
         conn_recycling_method: ConnRecyclingMethod | None = ...,
         ssl_mode: SslMode | str | None = ...,
         ca_file: str | None = ...,
+        statement_cache_size: int | None = ...,
     ) -> None: ...
     @property
     def config(self) -> Any: ...
@@ -73,6 +74,7 @@ def connect_pool(
     keepalives_retries: int | None = ..., load_balance_hosts: LoadBalanceHosts | str | None = ...,
     max_db_pool_size: int | None = ..., conn_recycling_method: ConnRecyclingMethod | None = ...,
     ssl_mode: SslMode | str | None = ..., ca_file: str | None = ...,
+    statement_cache_size: int | None = ...,
 ) -> ConnectionPool: ...
 async def connect(
     dsn: str | None = ..., username: str | None = ..., password: str | None = ...,
@@ -86,4 +88,5 @@ async def connect(
     keepalives_interval_sec: float | None = ..., keepalives_interval_nanosec: int | None = ...,
     keepalives_retries: int | None = ..., load_balance_hosts: LoadBalanceHosts | str | None = ...,
     ssl_mode: SslMode | str | None = ..., ca_file: str | None = ...,
+    statement_cache_size: int | None = ...,
 ) -> Connection: ...

@@ -65,6 +65,10 @@ class ConnectionPoolBuilder:
     def load_balance_hosts(self, mode):
         return self._set("load_balance_hosts", mode)
 
+    def statement_cache_size(self, size: int):
+        """Ours: 0 turns named prepared statements off (PgBouncer)."""
+        return self._set("statement_cache_size", size)
+
     def keepalives(self, on: bool):
         return self._set("keepalives", on)
 

@@ -36,7 +36,14 @@ class PreparedStatement:
     async def execute(self) -> QueryResult:
         pg = self._connection._pg()
         st = self._statement
-        if st.name and pg._stmt_cache.get(st.query) is not st:
+        if not st.name:
+            # The unnamed statement (statement cache off, e.g. behind PgBouncer)
+            # is overwritten by the next query: run it the one-round-trip way.
+            req = await pg.execute(st.query, self._parameters, False,
+                                   self._connection._error_context)
+            st = req.statement
+            return QueryResult(st.column_names, req.rows, req.tag, st.columns)
+        if pg._stmt_cache.get(st.query) is not st:
             # evicted from the cache (closed on the server) or DISCARDed: prepare again
             st = self._statement = await pg.statement_for(st.query, True,
                                                           self._connection._error_context)

@@ -77,18 +77,25 @@ class Transaction(_QueryMethods):
         self._state = "done"
         await pg.simple_query("ROLLBACK", TransactionRollbackError)
 
+    @staticmethod
+    def _savepoint(name) -> str:
+        try:
+            return quote_ident(name, "savepoint name")
+        except (TypeError, ValueError) as e:
+            raise TransactionSavepointError(f"invalid savepoint name: {e}") from None
+
     async def create_savepoint(self, savepoint_name: str) -> None:
         await self._pg().simple_query(
-            "SAVEPOINT " + quote_ident(savepoint_name, "savepoint name"), TransactionSavepointError)
+            "SAVEPOINT " + self._savepoint(savepoint_name), TransactionSavepointError)
 
     async def rollback_savepoint(self, savepoint_name: str) -> None:
         await self._pg().simple_query(
-            "ROLLBACK TO SAVEPOINT " + quote_ident(savepoint_name, "savepoint name"),
+            "ROLLBACK TO SAVEPOINT " + self._savepoint(savepoint_name),
             TransactionSavepointError)
 
     async def release_savepoint(self, savepoint_name: str) -> None:
         await self._pg().simple_query(
-            "RELEASE SAVEPOINT " + quote_ident(savepoint_name, "savepoint name"),
+            "RELEASE SAVEPOINT " + self._savepoint(savepoint_name),
             TransactionSavepointError)
 
     async def pipeline(self, queries=None, prepared=None) -> list:

@@ -198,11 +198,10 @@ async def test_errors_behind_pgbouncer_leave_connection_usable(bouncer_dsn):
 
 
 async def test_statement_cache_off_makes_every_query_unprepared(bouncer_dsn):
-    """``stmt_cache_size=0`` on the PgConnection (pool keyword
-    ``statement_cache_size=0``): the default ``prepared=True`` works behind PgBouncer."""
-    async with await psqlpy.connect(dsn=bouncer_dsn) as conn:
+    """``statement_cache_size=0``: the default ``prepared=True`` works behind PgBouncer."""
+    async with await psqlpy.connect(dsn=bouncer_dsn, statement_cache_size=0) as conn:
         pg = conn._conn
-        pg._stmt_cache_size = 0
+        assert pg._stmt_cache_size == 0
         for i in range(20):
             assert await conn.fetch_val("SELECT $1::int4 + 1", [i]) == i + 1
         assert pg._stmt_cache == {}
@@ -319,3 +318,36 @@ def test_text_decoders_cover_binary_decoders():
     """Every type the binary path decodes has a text decoder, so prepared=False
     never returns a str where prepared=True returns a Python value."""
     assert set(psqlpy.protocol._binary_decoder_oids()) <= set(TEXT_DECODERS)
+
+
+async def test_pool_keyword_statement_cache_size_zero(bouncer_dsn):
+    pool = psqlpy.ConnectionPool(dsn=bouncer_dsn, max_db_pool_size=3, statement_cache_size=0)
+    try:
+        async def work(i):
+            async with pool.acquire() as conn:
+                async with conn.transaction() as tx:
+                    assert await tx.fetch_val("SELECT $1::int8 * 2", [i]) == 2 * i
+        await asyncio.gather(*(work(i) for i in range(30)))
+        with pytest.raises(psqlpy.exceptions.ConnectionPoolConfigurationError):
+            psqlpy.ConnectionPool(dsn=bouncer_dsn, statement_cache_size=-1)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
+async def test_prepare_with_cache_off_survives_other_queries(bouncer_dsn):
+    async with await psqlpy.connect(dsn=bouncer_dsn, statement_cache_size=0) as conn:
+        stmt = await conn.prepare("SELECT $1::int4 * 10 AS v", [4])
+        assert await conn.fetch_val("SELECT 'other'") == "other"   # overwrites the unnamed one
+        assert (await stmt.execute()).result() == [{"v": 40}]
+
+
+async def test_cursor_with_cache_off_survives_other_queries(bouncer_dsn):
+    async with await psqlpy.connect(dsn=bouncer_dsn, statement_cache_size=0) as conn:
+        async with conn.transaction() as tx:
+            cur = tx.cursor("SELECT g FROM generate_series(1, 5) g", array_size=2)
+            await cur.start()
+            assert await tx.fetch_val("SELECT 'between'") == "between"
+            assert (await cur.fetchmany()).result() == [{"g": 1}, {"g": 2}]
+            assert (await cur.fetchall()).result() == [{"g": 3}, {"g": 4}, {"g": 5}]
+            cur.close()

@@ -180,10 +180,6 @@ async def test_unrepresentable_savepoint_names_are_refused(conn, bad):
     assert info.value is not None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: Transaction.create_savepoint etc. let _ident.quote_ident's ValueError/TypeError "
-    "escape untyped (Listener wraps them in ListenerCallbackError; savepoints should raise "
-    "TransactionSavepointError)"))
 @pytest.mark.parametrize("bad", ["", "x\x00y", "n" * 64, 5])
 async def test_unrepresentable_savepoint_names_typed(conn, bad):
     async with conn.transaction() as tx:
