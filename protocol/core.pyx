@@ -74,7 +74,8 @@ cdef class Request:
         public Statement statement
         readonly list rows            # rows of the current/last result set
         readonly list results         # REQ_SIMPLE: [(column_names, rows, tag), ...]
-        readonly list tags
+        object _tag                    # the last CommandComplete tag
+        readonly Py_ssize_t commands_completed
         readonly object error_fields  # first ErrorResponse's fields, or None
         readonly object param_oids    # REQ_PREPARE: ParameterDescription
         readonly object columns       # REQ_PREPARE / SIMPLE: RowDescription fields
@@ -92,7 +93,8 @@ cdef class Request:
         self.statement = statement
         self.rows = []
         self.results = []
-        self.tags = []
+        self._tag = None
+        self.commands_completed = 0
         self.error_fields = None
         self.param_oids = None
         self.columns = None
@@ -106,11 +108,16 @@ cdef class Request:
 
     @property
     def tag(self):
-        # (wraparound is off in fast builds: no negative indexes)
-        return self.tags[len(self.tags) - 1] if self.tags else None
+        return self._tag
+
+    @property
+    def tags(self):
+        """The last tag, as a list (execute_many completes one command per
+        row: keeping them all would cost a string per row)."""
+        return [self._tag] if self._tag is not None else []
 
     def __repr__(self):
-        return f"<Request kind={self.kind} rows={len(self.rows)} tags={self.tags}>"
+        return f"<Request kind={self.kind} rows={len(self.rows)} tag={self._tag!r}>"
 
 
 REQUEST_SIMPLE = REQ_SIMPLE
@@ -308,7 +315,8 @@ cdef class CoreProtocol:
         if mtype == b'C':
             tag = frame_cstr_str(f)
             frame_done(f, mtype)
-            req.tags.append(tag)
+            req._tag = tag
+            req.commands_completed += 1
             if req.kind == REQ_SIMPLE:
                 req.results.append((req._simple_names, req.rows, tag))
                 req.rows = []

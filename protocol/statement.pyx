@@ -126,12 +126,24 @@ def build_execute_statement(Statement st, params, str portal="", int32_t max_row
     return b.to_bytes()
 
 
-def build_execute_many(Statement st, seq_of_params):
-    """Bind + Execute per parameter set, then one Sync: a pipelined batch."""
+def build_execute_many(Statement st, seq_of_params, bint sync=True):
+    """Bind + Execute per parameter set, then one Sync: a pipelined batch.
+    ``sync=False`` leaves the batch open for more (see build_pipeline_abort)."""
     cdef WriteBuffer b = WriteBuffer(8192)
     for params in seq_of_params:
         write_bind(b, "", st, params)
         write_execute(b, "", 0)
+    if sync:
+        write_empty(b, b'S')
+    return b.to_bytes()
+
+
+def build_pipeline_abort():
+    """Execute a portal that cannot exist, then Sync: the server reports an
+    error and discards everything sent since the last Sync, so a batch cut
+    short is never half-applied."""
+    cdef WriteBuffer b = WriteBuffer()
+    write_execute(b, "__psqlpy_abort__", 0)
     write_empty(b, b'S')
     return b.to_bytes()
 

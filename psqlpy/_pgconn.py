@@ -302,11 +302,46 @@ class PgConnection:
                 self.raise_for(req, context)
             return
         st = await self.statement_for(sql, prepared, context)
-        seq = list(seq_params)
-        for i in range(0, len(seq), batch_size):
-            req = await self.request(_proto.REQUEST_EXTENDED,
-                                     _proto.build_execute_many(st, seq[i:i + batch_size]), st)
-            self.raise_for(req, context)
+        seq = seq_params if isinstance(seq_params, (list, tuple)) else list(seq_params)
+        if len(seq) <= batch_size:
+            req = await self.request(_proto.REQUEST_EXTENDED, _proto.build_execute_many(st, seq), st)
+        else:
+            req = await self._request_batches(st, seq, batch_size)
+        self.raise_for(req, context)
+
+    async def _request_batches(self, st, seq, batch_size: int):
+        """One request for all of ``seq``: Bind/Execute written a batch at a time
+        (waiting on transport backpressure, never on the server), one Sync at
+        the end, so the whole set is pipelined and atomic like one statement."""
+        if self._drain is not None:
+            await self._wait_drain()
+        self._check_open()
+        if self.before_request is not None:
+            self.before_request()
+        first = _proto.build_execute_many(st, seq[:batch_size], False)   # encode errors cost nothing yet
+        fut = self.loop.create_future()
+        req = _proto.Request(_proto.REQUEST_EXTENDED, fut, st)
+        self.core.push_request(req)
+        self.transport.write(first)
+        try:
+            for i in range(batch_size, len(seq), batch_size):
+                # Encode the next batch while the kernel still sends the last.
+                chunk = _proto.build_execute_many(st, seq[i:i + batch_size], False)
+                await self.protocol.drain()
+                self.transport.write(chunk)
+        except BaseException:
+            # A bad row or a cancellation mid-way: make the server discard the
+            # whole set; the request then completes (unawaited) in order.
+            if not self.is_closed and not self.transport.is_closing():
+                self.transport.write(_proto.build_pipeline_abort())
+            raise
+        self.transport.write(_proto.build_sync())
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if req.transaction_status is None and not self.core.is_closed:
+                self._cancel_in_flight(req)
+            raise
 
     # ---- closing -------------------------------------------------------------
 

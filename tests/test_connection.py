@@ -147,3 +147,32 @@ async def test_pool_discards_connection_left_in_transaction(dsn):
     finally:
         pool.close()
         await pool.wait_closed()
+
+
+async def test_execute_many_large_is_atomic_and_pipelined(conn):
+    await conn.execute("CREATE TEMP TABLE em (v int4 PRIMARY KEY)")
+    await conn.execute_many("INSERT INTO em VALUES ($1)", [[i] for i in range(5000)])
+    assert await conn.fetch_val("SELECT count(*) FROM em") == 5000
+    # A duplicate in the last batch: nothing of the whole set is applied.
+    rows = [[i] for i in range(5000, 9000)] + [[1]]
+    with pytest.raises(exc.IntegrityError):
+        await conn.execute_many("INSERT INTO em VALUES ($1)", rows)
+    assert await conn.fetch_val("SELECT count(*) FROM em") == 5000
+    # A value that cannot be encoded in a later batch: the same.
+    rows = [[i] for i in range(9000, 12000)] + [["not an int"]]
+    with pytest.raises(exc.Error):
+        await conn.execute_many("INSERT INTO em VALUES ($1)", rows)
+    assert await conn.fetch_val("SELECT count(*) FROM em") == 5000
+    assert not await conn.in_transaction()
+
+
+async def test_execute_many_cancelled_midway_applies_nothing(conn):
+    await conn.execute("CREATE TEMP TABLE emc (v int4)")
+    rows = [[i] for i in range(200_000)]
+    task = asyncio.ensure_future(conn.execute_many("INSERT INTO emc VALUES ($1)", rows))
+    await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    n = await asyncio.wait_for(conn.fetch_val("SELECT count(*) FROM emc"), 30)
+    assert n in (0, 200_000)   # all or nothing, never part
