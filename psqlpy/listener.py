@@ -289,7 +289,14 @@ class Listener:
         # value asks the core to stop parsing (backpressure).
         self._buffered += 1
         if self._listening:
-            self._route(msg)
+            # The callback path, inlined (a call per notification matters here).
+            q = self._channel_queues.get(msg.channel)
+            if q is not None and msg.channel in self._callbacks:
+                q.append(msg)
+                if msg.channel not in self._workers:
+                    self._workers[msg.channel] = self._spawn(self._channel_worker(msg.channel, q))
+            else:
+                self._route(msg)
         else:   # the iterator's path, inlined: it is the hot one in that mode
             self._queue.append(msg)
             w = self._queue_waiter
@@ -321,21 +328,31 @@ class Listener:
             w.set_result(None)
 
     async def _channel_worker(self, channel: str, q: collections.deque) -> None:
+        callbacks = self._callbacks
+        popleft = q.popleft
         try:
-            callbacks = self._callbacks
             while q and self._listening:
-                msg = q.popleft()
+                # Deliver what is queued now, then settle the backlog count
+                # once for the lot: bookkeeping per message would cost more
+                # than the delivery itself.
+                todo = len(q)
+                done = 0
                 try:
-                    for cb in callbacks.get(channel, ()):
-                        try:
-                            await cb(msg.connection, msg.payload, channel, msg.process_id)
-                        except asyncio.CancelledError:
-                            raise
-                        except Exception:
-                            log.exception("listener callback %r for channel %r raised; "
-                                          "delivery continues", cb, channel)
+                    while done < todo:
+                        msg = popleft()
+                        done += 1
+                        for cb in callbacks.get(channel, ()):
+                            try:
+                                await cb(msg.connection, msg.payload, channel, msg.process_id)
+                            except asyncio.CancelledError:
+                                raise
+                            except Exception:
+                                log.exception("listener callback %r for channel %r raised; "
+                                              "delivery continues", cb, channel)
+                        if not self._listening:
+                            break
                 finally:
-                    self._buffered -= 1
+                    self._buffered -= done
                     if self._reading_paused and self._buffered <= self._resume_at:
                         self._resume_reading()
         finally:
