@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import types
 
 import pytest
 
@@ -34,11 +35,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from pgcluster import ExternalCluster, PgCluster, cluster_from_env  # noqa: E402
 
+uvloop: types.ModuleType | None
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvloop is a test extra on Linux/macOS
     uvloop = None
 
+_pa_plugin: types.ModuleType | None
 try:
     import pytest_asyncio.plugin as _pa_plugin
 except ImportError:  # pragma: no cover

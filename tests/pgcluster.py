@@ -50,6 +50,7 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any, NoReturn, cast
 
 __all__ = [
     "USERS",
@@ -192,7 +193,7 @@ def make_dsn(
     return url
 
 
-def _skip(msg: str):
+def _skip(msg: str) -> NoReturn:
     import pytest
 
     pytest.skip(msg)
@@ -380,6 +381,7 @@ class PgCluster:
 
     def exe(self, name: str) -> str:
         """Full path of a PostgreSQL binary (``psql``, ``pg_basebackup``, ...)."""
+        assert self.bindir is not None  # checked by __init__
         return os.path.join(self.bindir, name)
 
     def start(self) -> "PgCluster":
@@ -397,6 +399,7 @@ class PgCluster:
                     if attempt == 2 or "already in use" not in self.log_tail():
                         raise
                     self.port = _free_port()
+                    assert self.data_dir is not None  # set by _init()
                     with open(self.data_dir / "postgresql.conf", "a") as fh:
                         fh.write(f"port = {self.port}\n")
             self._started = True
@@ -500,7 +503,8 @@ class PgCluster:
 
     def log_tail(self, n: int = 40) -> str:
         try:
-            return "\n".join(Path(self.log_file).read_text(errors="replace").splitlines()[-n:])
+            # a None log_file raises TypeError, caught below
+            return "\n".join(Path(cast(Path, self.log_file)).read_text(errors="replace").splitlines()[-n:])
         except (OSError, TypeError):
             return ""
 
@@ -539,7 +543,7 @@ class PgCluster:
         import signal
 
         try:
-            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            pid = int((cast(Path, self.data_dir) / "postmaster.pid").read_text().split()[0])
             os.kill(pid, signal.SIGQUIT)
             for _ in range(100):
                 os.kill(pid, 0)
@@ -719,7 +723,7 @@ class ExternalCluster:
     def stop(self, mode: str = "fast") -> None:
         pass
 
-    def _unsupported(self, what: str):
+    def _unsupported(self, what: str) -> NoReturn:
         _skip(f"{what} needs the throwaway cluster (PSQLPY_TEST_DSN is set)")
 
     def restart(self, mode: str = "fast") -> None:
@@ -768,7 +772,7 @@ class ExternalCluster:
             if not self.socket_dir:
                 self._unsupported("the unix socket")
             host = self.socket_dir
-        merged = {k: v for k, v in self.params.items() if k != "sslmode"}
+        merged: dict[str, object] = {k: v for k, v in self.params.items() if k != "sslmode"}
         merged.update(params)
         return make_dsn(
             self.user,
@@ -965,7 +969,8 @@ class PgBouncer:
 
     def log_tail(self, n: int = 40) -> str:
         try:
-            return "\n".join(Path(self.log_file).read_text(errors="replace").splitlines()[-n:])
+            # a None log_file raises TypeError, caught below
+            return "\n".join(Path(cast(Path, self.log_file)).read_text(errors="replace").splitlines()[-n:])
         except (OSError, TypeError):
             return ""
 
@@ -1008,11 +1013,12 @@ class PgBouncer:
                     os.chown(f, self._run_as.pw_uid, self._run_as.pw_gid)
                 if self.log_file.exists():
                     os.chown(self.log_file, self._run_as.pw_uid, self._run_as.pw_gid)
-            kwargs = {}
+            kwargs: dict[str, Any] = {}
             if self._run_as is not None:
                 kwargs = {"user": self._run_as.pw_uid, "group": self._run_as.pw_gid,
                           "extra_groups": []}
             # stderr to a file, not a pipe nobody reads (it would fill and block).
+            assert self.exe is not None  # checked by __init__
             with open(self.tmp_dir / "stderr.log", "ab") as errf:
                 self.proc = subprocess.Popen(
                     [self.exe, "-q", str(ini)], cwd=str(self.tmp_dir),
@@ -1028,6 +1034,7 @@ class PgBouncer:
 
     def _wait_listening(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
+        assert self.proc is not None  # started by start()
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
@@ -1050,7 +1057,8 @@ class PgBouncer:
             proc.kill()
             proc.wait()
         try:
-            return (self.tmp_dir / "stderr.log").read_text(errors="replace")
+            # a None tmp_dir raises TypeError, caught below
+            return (cast(Path, self.tmp_dir) / "stderr.log").read_text(errors="replace")
         except (OSError, TypeError):
             return ""
 

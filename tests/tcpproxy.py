@@ -67,8 +67,8 @@ class TcpProxy:
         self.pairs: list[_Pair] = []
         self.refuse_new = False
         self._corrupt = 0
-        self._server = None
-        self.port = None
+        self._server: asyncio.Server | None = None
+        self.port: int | None = None
 
     async def start(self) -> "TcpProxy":
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)

@@ -6,6 +6,7 @@ import base64
 import datetime
 import hashlib
 import hmac
+from typing import Any
 
 import pytest
 
@@ -260,7 +261,7 @@ def _make_cert(key, hash_alg, *, pss=False):
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                .public_key(key.public_key()).serial_number(12345)
                .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1)))
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if pss:
         kwargs["rsa_padding"] = padding.PSS(mgf=padding.MGF1(hash_alg),
                                             salt_length=padding.PSS.DIGEST_LENGTH)

@@ -3,6 +3,7 @@ import asyncio
 import datetime
 import decimal
 import uuid
+from typing import Any, cast
 
 import pytest
 
@@ -54,17 +55,17 @@ async def test_error_keeps_fields_and_connection_usable(conn):
     await conn.execute("INSERT INTO t_err VALUES (1)")
     with pytest.raises(exc.IntegrityError) as ei:
         await conn.execute("INSERT INTO t_err VALUES (1)")
-    e = ei.value
+    e = cast(exc.PostgresError, ei.value)
     assert isinstance(e, exc.ConnectionExecuteError)
     assert e.sqlstate == "23505"
     assert e.severity == "ERROR"
     assert e.table_name == "t_err"
     assert e.constraint_name == "t_err_pkey"
-    assert "already exists" in e.detail
-    with pytest.raises(exc.ProgrammingError) as ei:
+    assert "already exists" in cast(str, e.detail)
+    with pytest.raises(exc.ProgrammingError) as ei2:
         await conn.execute("SELEC 1")
-    assert ei.value.sqlstate == "42601"
-    assert ei.value.position == 1
+    assert cast(exc.PostgresError, ei2.value).sqlstate == "42601"
+    assert cast(exc.PostgresError, ei2.value).position == 1
     assert await conn.fetch_val("SELECT 5") == 5
 
 
@@ -154,7 +155,7 @@ async def test_execute_many_large_is_atomic_and_pipelined(conn):
     await conn.execute_many("INSERT INTO em VALUES ($1)", [[i] for i in range(5000)])
     assert await conn.fetch_val("SELECT count(*) FROM em") == 5000
     # A duplicate in the last batch: nothing of the whole set is applied.
-    rows = [[i] for i in range(5000, 9000)] + [[1]]
+    rows: list[list[Any]] = [[i] for i in range(5000, 9000)] + [[1]]
     with pytest.raises(exc.IntegrityError):
         await conn.execute_many("INSERT INTO em VALUES ($1)", rows)
     assert await conn.fetch_val("SELECT count(*) FROM em") == 5000

@@ -6,6 +6,7 @@ import decimal
 import hashlib
 import io
 import uuid
+from typing import Any, cast
 
 import pytest
 
@@ -96,7 +97,7 @@ ALL_TYPES = """
 async def test_records_many_types_round_trip(conn):
     await conn.execute(ALL_TYPES)
     u = uuid.UUID("12345678-1234-5678-1234-567812345678")
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (1, 2**40, -3, "héllo ✓", "v", decimal.Decimal("12345.678901234567890"), 1.5,
          True, datetime.datetime(2020, 1, 2, 3, 4, 5, 6, tzinfo=TZ),
          datetime.datetime(2021, 6, 7, 8, 9, 10), datetime.date(2024, 2, 29),
@@ -157,7 +158,7 @@ async def test_records_enum_and_domain(conn):
         assert got.result(as_tuple=True) == [("sad", None), ("ok", 1)]
         with pytest.raises(exc.ConnectionExecuteError) as ei:
             await conn.copy_records_to_table("t", [("ok", -1)])   # domain CHECK
-        assert ei.value.sqlstate == "23514"
+        assert cast(exc.PostgresError, ei.value).sqlstate == "23514"
         await _usable(conn)
     finally:
         await conn.execute_batch("DROP TABLE IF EXISTS t; DROP TYPE copy_mood; DROP DOMAIN copy_posint")
@@ -180,7 +181,7 @@ async def test_quoted_identifiers_schema_table_columns(conn):
         # A name that would be SQL injection if not quoted is just a missing table.
         with pytest.raises(exc.ConnectionExecuteError) as ei:
             await conn.copy_records_to_table('My Table"; DROP TABLE x; --', [(1,)], schema_name="s-1")
-        assert ei.value.sqlstate == "42P01"
+        assert cast(exc.PostgresError, ei.value).sqlstate == "42P01"
         await _usable(conn)
     finally:
         await conn.execute_batch('DROP SCHEMA "s-1" CASCADE')
@@ -219,10 +220,10 @@ async def test_records_errors_leave_connection_usable(conn):
     # missing table / column
     with pytest.raises(exc.ConnectionExecuteError) as ei:
         await conn.copy_records_to_table("no_such_table", [(1,)])
-    assert ei.value.sqlstate == "42P01"
+    assert cast(exc.PostgresError, ei.value).sqlstate == "42P01"
     with pytest.raises(exc.ConnectionExecuteError) as ei:
         await conn.copy_records_to_table("t", [(1,)], columns=["nope"])
-    assert ei.value.sqlstate == "42703"
+    assert cast(exc.PostgresError, ei.value).sqlstate == "42703"
     # a column type we cannot send in binary
     await conn.execute("CREATE TEMP TABLE tp (a int4, p tsvector)")
     with pytest.raises(exc.PyToRustValueMappingError, match=r"column 'p'.*tsvector"):
@@ -240,7 +241,7 @@ async def test_records_errors_leave_connection_usable(conn):
     await conn.execute("ALTER TABLE t ALTER COLUMN a SET NOT NULL")
     with pytest.raises(exc.ConnectionExecuteError) as ei:
         await conn.copy_records_to_table("t", [(i, "w") for i in range(50_000)] + [(None, "w")])
-    assert ei.value.sqlstate == "23502"
+    assert cast(exc.PostgresError, ei.value).sqlstate == "23502"
     assert isinstance(ei.value, exc.IntegrityError)
     await _usable(conn)
     assert await _count(conn) == 0
@@ -299,11 +300,11 @@ async def test_binary_errors_leave_connection_usable(conn):
     good = protocol.encode_binary_copy([23], [(i,) for i in range(100)])
     with pytest.raises(exc.ConnectionExecuteError) as ei:
         await conn.binary_copy_to_table(b"not a binary copy file", "t")
-    assert ei.value.sqlstate == "22P04"      # bad_copy_file_format
+    assert cast(exc.PostgresError, ei.value).sqlstate == "22P04"      # bad_copy_file_format
     await _usable(conn)
     with pytest.raises(exc.ConnectionExecuteError) as ei:
         await conn.binary_copy_to_table(good, "missing_table")
-    assert ei.value.sqlstate == "42P01"
+    assert cast(exc.PostgresError, ei.value).sqlstate == "42P01"
     await _usable(conn)
     with pytest.raises(TypeError):
         await conn.binary_copy_to_table("text is not binary", "t")
@@ -340,7 +341,7 @@ async def test_binary_errors_leave_connection_usable(conn):
 async def test_cancel_mid_copy_leaves_connection_usable(conn):
     await conn.execute("CREATE TEMP TABLE t (a int4)")
     payload = protocol.encode_binary_copy([23], [(i,) for i in range(1000)])
-    reads = []
+    reads: list[int] = []
 
     class SlowReader:
         def __init__(self):
@@ -422,7 +423,7 @@ async def test_copy_in_transaction(conn):
     async with conn.transaction() as tx:
         with pytest.raises(exc.TransactionExecuteError) as ei:
             await tx.copy_records_to_table("missing", [(1,)])
-        assert ei.value.sqlstate == "42P01"
+        assert cast(exc.PostgresError, ei.value).sqlstate == "42P01"
         await tx.rollback()
     await _usable(conn)
 

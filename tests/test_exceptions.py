@@ -236,7 +236,7 @@ def test_generic_code_of_class_gets_class() -> None:
 
 def test_context_must_be_error() -> None:
     with pytest.raises(TypeError):
-        exc.make_server_error({"C": "23505"}, ValueError)  # type: ignore[arg-type]
+        exc.make_server_error({"C": "23505"}, ValueError)
 
 
 def test_context_already_base_keeps_class() -> None:

@@ -62,6 +62,7 @@ def test_pg_type(name: str, pg_type: str | None) -> None:
 def test_int_ranges(cls: type, bits: int) -> None:
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     assert cls(lo).inner_value == lo and cls(hi).inner_value == hi
+    bad: object
     for bad in (lo - 1, hi + 1):
         with pytest.raises(exc.PyToRustValueMappingError):
             cls(bad)
@@ -99,7 +100,7 @@ def test_scalar_values_repr_eq() -> None:
 def test_slots() -> None:
     v = et.SmallInt(1)
     with pytest.raises(AttributeError):
-        v.other = 1  # type: ignore[attr-defined]
+        v.other = 1
     assert not hasattr(v, "__dict__")
     assert not hasattr(et.TextArray(["a"]), "__dict__")
 

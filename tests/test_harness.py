@@ -10,13 +10,16 @@ import asyncio
 import os
 import ssl
 import time
+import types
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from pgcluster import USERS, ExternalCluster, PgCluster, _parse_dsn, make_dsn
 
 asyncpg = pytest.importorskip("asyncpg")
+uvloop: types.ModuleType | None
 try:
     import uvloop
 except ImportError:  # pragma: no cover
@@ -35,7 +38,7 @@ async def test_loop_type(request):
     lid = _loop_id(request)
     assert lid in ("asyncio", "uvloop")
     if lid == "uvloop":
-        assert isinstance(loop, uvloop.Loop), type(loop)
+        assert isinstance(loop, cast(types.ModuleType, uvloop).Loop), type(loop)
     else:
         assert not (uvloop and isinstance(loop, uvloop.Loop)), type(loop)
         assert isinstance(loop, asyncio.BaseEventLoop), type(loop)
@@ -244,7 +247,7 @@ def test_fresh_cluster_starts_fast_and_cleans_up():
     pg = PgCluster()
     with pg:
         elapsed = time.monotonic() - t0
-        data_dir, tmp_dir = pg.data_dir, pg.tmp_dir
+        data_dir, tmp_dir = cast(Path, pg.data_dir), cast(Path, pg.tmp_dir)
         assert pg.psql("SELECT 1") == "1"
         assert _postmaster_alive(data_dir)
     assert elapsed < 5, f"cluster took {elapsed:.2f}s to start"

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
+from typing import Any, cast
 
 import pytest
 
 psqlpy = pytest.importorskip("psqlpy")
 from psqlpy import exceptions as exc  # noqa: E402
 
+ConnectError: type[exc.ConnectionExecuteError]
 try:
     from psqlpy._connect import ConnectError
 except ImportError:  # pragma: no cover
@@ -64,7 +66,7 @@ class FakeServer:
         self.tasks: set[asyncio.Task] = set()
 
     async def _handle(self, reader, writer):
-        self.tasks.add(asyncio.current_task())
+        self.tasks.add(cast("asyncio.Task[Any]", asyncio.current_task()))
         try:
             await self.script(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
@@ -80,6 +82,7 @@ class FakeServer:
         return self
 
     async def __aexit__(self, *a):
+        assert self.server is not None
         self.server.close()
         for t in list(self.tasks):
             t.cancel()

@@ -1,6 +1,7 @@
 """Listener behaviour against a real server: every promise in its docs."""
 import asyncio
 import logging
+from typing import Any, cast
 
 import pytest
 
@@ -23,7 +24,7 @@ async def sender(pool):
     async def send(channel, payload=""):
         await conn.execute("SELECT pg_notify($1, $2)", [channel, payload])
 
-    send.conn = conn
+    cast(Any, send).conn = conn
     yield send
     conn.close()
 
@@ -65,7 +66,7 @@ async def test_iterator_receives_and_buffers_before_first_anext(pool, sender):
 
 async def test_callbacks_order_and_arguments(pool, sender):
     listener = pool.listener()
-    calls = []
+    calls: list[tuple[Any, ...]] = []
     done = asyncio.Event()
 
     async def first(connection, payload, channel, process_id):
@@ -233,7 +234,7 @@ async def test_payloads_are_byte_exact(pool, sender):
         assert [m.payload for m in got] == payloads
         with pytest.raises(exc.DatabaseError) as ei:
             await sender("pl", "y" * 8000)
-        assert ei.value.sqlstate == "22023"
+        assert cast(exc.PostgresError, ei.value).sqlstate == "22023"
     finally:
         await listener.shutdown()
 

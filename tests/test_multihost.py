@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any, cast
 
 import pytest
 
@@ -83,11 +84,11 @@ async def test_read_only_uses_parameter_status(ports):
     """PG14+ reports in_hot_standby: the check needs no query."""
     primary, sb = ports
     async with await psqlpy.connect(dsn=_multi([sb], target_session_attrs="read-only")) as conn:
-        params = conn._conn.core.parameters
+        params = cast(Any, conn)._conn.core.parameters
         assert params.get("in_hot_standby") == "on"
         assert _reported_read_only(params) is True
     async with await psqlpy.connect(dsn=_multi([primary])) as conn:
-        assert _reported_read_only(conn._conn.core.parameters) is False
+        assert _reported_read_only(cast(Any, conn)._conn.core.parameters) is False
 
 
 def test_reported_read_only_rules():
@@ -115,7 +116,7 @@ async def test_load_balance_random_uses_both_hosts(ports):
     seen = set()
     for _ in range(40):
         async with await psqlpy.connect(dsn=dsn) as conn:
-            seen.add(conn._conn.port)
+            seen.add(cast(Any, conn)._conn.port)
         if seen == {primary, sb}:
             break
     assert seen == {primary, sb}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import struct
 import tracemalloc
+from typing import Any, Literal, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -57,8 +58,9 @@ def _error_body(fields: dict) -> bytes:
     return b"".join(k.encode("latin-1") + _cstr(v) for k, v in fields.items()) + b"\0"
 
 
-def encode(msg: m.BackendMessage) -> bytes:
-    t = type(msg)
+def encode(message: m.BackendMessage) -> bytes:
+    t = type(message)
+    msg: Any = message  # the dispatch is on ``t``, which does not narrow ``message``
     if t is m.AuthenticationOk:
         return _frame(b"R", _i32(0))
     if t is m.AuthenticationCleartextPassword:
@@ -115,9 +117,10 @@ def encode(msg: m.BackendMessage) -> bytes:
 # Strategies: random valid messages of every type
 # --------------------------------------------------------------------------------------
 
-text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+_SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
+text = st.text(st.characters(blacklist_categories=_SURROGATES, blacklist_characters="\x00"),
                max_size=30)
-non_ascii = st.text(st.characters(min_codepoint=0x80, blacklist_categories=("Cs",)),
+non_ascii = st.text(st.characters(min_codepoint=0x80, blacklist_categories=_SURROGATES),
                     min_size=1, max_size=30)
 int16 = st.integers(-2**15, 2**15 - 1)
 int32 = st.integers(-2**31, 2**31 - 1)
@@ -198,7 +201,7 @@ def run_feed(reader, chunks):
 
 def run_buffered(reader, chunks, sizehint=-1):
     """Like run_feed, through get_buffer / buffer_updated (the BufferedProtocol path)."""
-    out = []
+    out: list[tuple[Any, Any]] = []
     for c in chunks:
         msgs = []
         pos = 0
@@ -328,11 +331,13 @@ def mutated_streams(draw):
         elif kind == "truncate":
             del stream[draw(st.integers(0, len(stream) - 1)):]
         elif kind == "length":
-            s = draw(st.sampled_from([x for x in starts if x + 5 <= len(stream)] or [None]))
+            s = draw(st.sampled_from([x for x in starts if x + 5 <= len(stream)]
+                                     or cast("list[int | None]", [None])))
             if s is not None:
                 stream[s + 1:s + 5] = struct.pack("!I", draw(st.sampled_from(FORGED_LENGTHS)))
         else:  # shrink or grow a length word by a little: bodies misparse
-            s = draw(st.sampled_from([x for x in starts if x + 5 <= len(stream)] or [None]))
+            s = draw(st.sampled_from([x for x in starts if x + 5 <= len(stream)]
+                                     or cast("list[int | None]", [None])))
             if s is not None:
                 (n,) = struct.unpack("!I", stream[s + 1:s + 5])
                 n = min(max(0, n + draw(st.integers(-6, 6))), 0xFFFFFFFF)
@@ -441,7 +446,7 @@ def test_huge_data_row_in_small_chunks():
     msg = m.DataRow(values)
     wire = encode(msg) + encode(m.CommandComplete("SELECT 1"))
     for reader in (MessageReader(), PyMessageReader()):
-        got = []
+        got: list[Any] = []
         for i in range(0, len(wire), 4093):
             got += reader.feed(wire[i:i + 4093])
         assert got == [msg, m.CommandComplete("SELECT 1")]

@@ -13,6 +13,7 @@ import datetime as dt
 import decimal
 import math
 import uuid
+from typing import Any, cast
 
 import pytest
 
@@ -191,7 +192,7 @@ async def test_errors_behind_pgbouncer_leave_connection_usable(bouncer_dsn):
         for _ in range(3):
             with pytest.raises(ConnectionExecuteError) as ei:
                 await conn.execute("SELECT 1 / $1::int4", [0], prepared=False)
-            assert ei.value.sqlstate == "22012"
+            assert cast(psqlpy.exceptions.PostgresError, ei.value).sqlstate == "22012"
             with pytest.raises(ConnectionExecuteError):
                 await conn.execute("SELECT FROM nosuchtable WHERE x = $1", [1], prepared=False)
             assert await conn.fetch_val("SELECT $1::int4", [5], prepared=False) == 5
@@ -200,7 +201,7 @@ async def test_errors_behind_pgbouncer_leave_connection_usable(bouncer_dsn):
 async def test_statement_cache_off_makes_every_query_unprepared(bouncer_dsn):
     """``statement_cache_size=0``: the default ``prepared=True`` works behind PgBouncer."""
     async with await psqlpy.connect(dsn=bouncer_dsn, statement_cache_size=0) as conn:
-        pg = conn._conn
+        pg = cast(Any, conn)._conn
         assert pg._stmt_cache_size == 0
         for i in range(20):
             assert await conn.fetch_val("SELECT $1::int4 + 1", [i]) == i + 1

@@ -205,7 +205,7 @@ class _TruncatingProxy:
         self.target = (host, port)
         self.budget = None
         self.corrupt_at = None    # (offset, xor) applied within the armed budget stream
-        self._server = None
+        self._server: asyncio.Server | None = None
         self._writers = []
         self._tasks = set()
 
@@ -253,6 +253,7 @@ class _TruncatingProxy:
         self._close_all()
         for t in list(self._tasks):
             t.cancel()
+        assert self._server is not None  # started by start()
         self._server.close()
         await self._server.wait_closed()
 

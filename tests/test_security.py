@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from typing import Any, cast
 
 import pytest
 
@@ -19,7 +20,7 @@ SECRET = "S3cr3t-Pw_7781"          # never a real password of any role
 SECRETS = (SECRET, SECRET.replace("-", "%2D"), "scram_pw", "md5_pw", "clear_pw")
 
 
-def _all_text(e: BaseException) -> str:
+def _all_text(e: BaseException | None) -> str:
     """Everything a user could print about an exception, its chain included."""
     parts = []
     seen = set()
@@ -116,7 +117,7 @@ async def test_reprs_hide_password(own_cluster):
         texts = [repr(pool), str(pool), repr(pool.config), str(pool.config),
                  repr(pool_kw), repr(pool_kw.config), repr(pool.status())]
         async with pool.acquire() as c:
-            texts += [repr(c), str(c), repr(c._config)]
+            texts += [repr(c), str(c), repr(cast(Any, c)._config)]
             try:
                 r = await c.execute("SELECT 1 AS x")
                 texts.append(repr(r))

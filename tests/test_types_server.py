@@ -17,6 +17,7 @@ import json
 import math
 import uuid
 from decimal import Decimal
+from typing import Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -366,7 +367,8 @@ def sync_conn(request, pg_cluster):
 
 PROPS = settings(max_examples=50, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
-text_st = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+_SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
+text_st = st.text(st.characters(blacklist_categories=_SURROGATES, blacklist_characters="\x00"))
 json_scalar = st.none() | st.booleans() | st.integers(-2**53, 2**53) | text_st
 json_st = st.recursive(json_scalar, lambda c: st.lists(c, max_size=4)
                        | st.dictionaries(text_st, c, max_size=4), max_leaves=12)

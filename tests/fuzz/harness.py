@@ -163,10 +163,10 @@ def check_core(data: bytes) -> None:
     split = split % (len(stream) + 1)
 
     core = _proto.CoreProtocol(max_size)
-    written = []
-    startup_msgs = []
+    written: list[bytes] = []
+    startup_msgs: list[BackendMessage] = []
     notes = []
-    fatal = []
+    fatal: list[BaseException] = []
     core.writer = written.append
     core.notice_handler = lambda fields: notes.append(fields)
     core.async_error_handler = lambda fields: notes.append(fields)
