@@ -735,3 +735,44 @@ async def test_cancel_mid_copy(own_cluster, admin, app, table):
 
 def _sync_or_async(gen_fn):
     return gen_fn()
+
+
+async def test_server_restart_under_load_pool_recovers(own_cluster):
+    """pg_ctl restart -m fast while 20 tasks run queries on a pool of 5: the
+    failures are typed, and afterwards the same pool serves healthy
+    connections again without being recreated."""
+    pool = psqlpy.ConnectionPool(dsn=own_cluster.dsn(sslmode="disable"), max_db_pool_size=5,
+                                 connect_timeout_sec=5)
+    errors: list = []
+    ok = 0
+    stop = asyncio.Event()
+
+    async def worker(i: int) -> None:
+        nonlocal ok
+        while not stop.is_set():
+            try:
+                async with pool.acquire() as conn:
+                    assert await conn.fetch_val("SELECT $1::int8 + 1", [i]) == i + 1
+                    ok += 1
+            except psqlpy.exceptions.Error as e:
+                errors.append(e)
+                await asyncio.sleep(0.05)
+            except OSError as e:   # must not happen: every failure is typed
+                errors.append(AssertionError(f"untyped {e!r}"))
+
+    try:
+        tasks = [asyncio.ensure_future(worker(i)) for i in range(20)]
+        await asyncio.sleep(0.3)
+        await asyncio.get_running_loop().run_in_executor(None, own_cluster.restart)
+        await asyncio.sleep(1.0)
+        before = ok
+        await asyncio.sleep(1.0)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        assert ok > before, "no successful query after the restart"
+        assert not [e for e in errors if isinstance(e, AssertionError)], errors
+        async with pool.acquire() as conn:
+            assert await conn.fetch_val("SELECT 1") == 1
+    finally:
+        pool.close()
+        await pool.wait_closed()
