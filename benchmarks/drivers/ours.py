@@ -42,9 +42,12 @@ class Driver(BaseDriver):
             raise NotAvailable("Connection.copy_records_to_table is not implemented yet")
         await self.conn.copy_records_to_table(table, rows, columns=columns)
 
+    def _listener(self, pool, max_buffered):
+        return pool.listener(max_buffered=max_buffered)
+
     async def listen_callback(self, dsn, channel, on_payload, max_buffered):
         pool = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=2)
-        listener = pool.listener(max_buffered=max_buffered)
+        listener = self._listener(pool, max_buffered)
 
         async def cb(connection, payload, channel, process_id):
             on_payload(payload)
@@ -54,6 +57,7 @@ class Driver(BaseDriver):
         listener.listen()
 
         async def close():
+            listener.abort_listen()
             await listener.shutdown()
             pool.close()
         return close
@@ -61,7 +65,7 @@ class Driver(BaseDriver):
     @contextlib.asynccontextmanager
     async def listen_iter(self, dsn, channel, max_buffered):
         pool = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=2)
-        listener = pool.listener(max_buffered=max_buffered)
+        listener = self._listener(pool, max_buffered)
 
         async def cb(connection, payload, channel, process_id):  # registers the channel;
             pass                                                  # listen() is never called

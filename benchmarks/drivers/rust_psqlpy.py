@@ -1,89 +1,23 @@
 """The psqlpy wheel from PyPI (Rust core over tokio-postgres): the API ours copies.
 
 It has the same package name as ours, so it only ever runs from its own
-virtualenv (``.bench-venvs/rust_psqlpy``).
+virtualenv (``.bench-venvs/rust_psqlpy``).  Because the APIs are the same, the
+adapter is ours with the few differences overridden.
 """
 from __future__ import annotations
 
-import contextlib
-
-import psqlpy
-
 from .base import BaseDriver
+from .ours import Driver as _OursDriver
 
 
-class Driver(BaseDriver):
+class Driver(_OursDriver):
     name = "rust_psqlpy"
     distributions = ("psqlpy",)
-
-    async def connect(self, dsn):
-        self.conn = await psqlpy.connect(dsn=dsn)
+    versions = BaseDriver.versions
 
     async def close(self):
         self.conn.close()
 
-    async def select1(self):
-        return await self.conn.fetch_val("SELECT 1")
-
-    async def fetch(self, sql):
-        return (await self.conn.fetch(sql)).result()
-
-    async def execute(self, sql):
-        await self.conn.execute_batch(sql)
-
-    async def scalar(self, sql):
-        return await self.conn.fetch_val(sql)
-
-    async def execute_many(self, sql, rows):
-        await self.conn.execute_many(sql, rows)
-
-    async def copy_records(self, table, rows, columns):
-        await self.conn.copy_records_to_table(table, rows, columns=columns)
-
-    async def listen_callback(self, dsn, channel, on_payload, max_buffered):
+    def _listener(self, pool, max_buffered):
         # No max_buffered: its listener forwards through an unbounded channel.
-        pool = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=2)
-        listener = pool.listener()
-
-        async def cb(connection, payload, channel, process_id):
-            on_payload(payload)
-
-        await listener.add_callback(channel, cb)
-        await listener.startup()
-        listener.listen()
-
-        async def close():
-            listener.abort_listen()
-            await listener.shutdown()
-            pool.close()
-        return close
-
-    @contextlib.asynccontextmanager
-    async def listen_iter(self, dsn, channel, max_buffered):
-        pool = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=2)
-        listener = pool.listener()
-
-        async def cb(connection, payload, channel, process_id):  # registers the channel
-            pass
-
-        await listener.add_callback(channel, cb)
-        await listener.startup()
-
-        async def payloads():
-            async for msg in listener:
-                yield msg.payload
-        try:
-            yield payloads()
-        finally:
-            await listener.shutdown()
-            pool.close()
-
-    async def pool_open(self, dsn, size):
-        self.pool = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=size)
-
-    async def pool_query(self, i):
-        async with self.pool.acquire() as conn:
-            return await conn.fetch_val("SELECT $1::int4", [i])
-
-    async def pool_close(self):
-        self.pool.close()
+        return pool.listener()
