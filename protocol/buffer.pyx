@@ -35,6 +35,7 @@ cdef extern from "byteorder.h":
 cdef enum:
     DEFAULT_MAX_MESSAGE = 0x40000000
     INITIAL_READ_CAP = 65536
+    MAX_READ_TARGET = 1 << 20    # the most one read is offered: 1 MiB
 
 
 cdef struct Frame:
@@ -146,6 +147,8 @@ cdef class ReadBuffer:
         Py_ssize_t _cap
         Py_ssize_t _start      # first unparsed byte
         Py_ssize_t _end        # one past the last received byte
+        Py_ssize_t _read_target   # the free space get_buffer aims to offer
+        Py_ssize_t _offered       # what the last get_buffer offered
         readonly Py_ssize_t max_message_size
 
     def __cinit__(self, Py_ssize_t max_message_size=DEFAULT_MAX_MESSAGE):
@@ -155,6 +158,8 @@ cdef class ReadBuffer:
             raise MemoryError
         self._start = 0
         self._end = 0
+        self._read_target = INITIAL_READ_CAP
+        self._offered = 0
         if max_message_size < 5:
             raise ValueError("max_message_size must be at least 5")
         self.max_message_size = max_message_size
@@ -210,29 +215,39 @@ cdef class ReadBuffer:
         """A writable view of the free tail, for ``BufferedProtocol``.
 
         The view stays valid until the next ``get_buffer`` call, which is
-        the contract asyncio and uvloop follow."""
-        cdef Py_ssize_t want = 4096
+        the contract asyncio and uvloop follow.  Its size adapts: a read that
+        fills all of it doubles the next offer (up to MAX_READ_TARGET), so a
+        burst is read in few syscalls and event-loop passes; small reads
+        bring it back down, and an empty buffer far above the target shrinks."""
+        cdef Py_ssize_t want = self._read_target
+        cdef Py_ssize_t newcap
+        cdef char* nb
         if sizehint > want:
             want = sizehint
+        if self._start == self._end and self._cap > 4 * want and self._cap > 4 * INITIAL_READ_CAP:
+            newcap = 2 * want if 2 * want > INITIAL_READ_CAP else INITIAL_READ_CAP
+            nb = <char*>PyMem_Realloc(self._buf, <size_t>newcap)
+            if nb == NULL:
+                raise MemoryError
+            self._buf = nb
+            self._cap = newcap
+            self._start = self._end = 0
         if self._cap - self._end < want:
-            # Shrink back after a huge message has been consumed.
-            if self._start == self._end and self._cap > 4 * INITIAL_READ_CAP:
-                PyMem_Free(self._buf)
-                self._buf = NULL
-                self._cap = INITIAL_READ_CAP
-                self._buf = <char*>PyMem_Malloc(self._cap)
-                if self._buf == NULL:
-                    raise MemoryError
-                self._start = self._end = 0
-            else:
-                # Grow to at least double so large messages need few copies.
-                self._ensure_free(max(want, min(self._cap, 1 << 24)))
-        return PyMemoryView_FromMemory(self._buf + self._end, self._cap - self._end, PyBUF_WRITE)
+            # Compacts (moves the partial message to the front) and grows by
+            # doubling only when that is not enough.
+            self._ensure_free(want)
+        self._offered = self._cap - self._end
+        return PyMemoryView_FromMemory(self._buf + self._end, self._offered, PyBUF_WRITE)
 
     def buffer_updated(self, Py_ssize_t nbytes):
         if nbytes < 0 or nbytes > self._cap - self._end:
             raise ValueError("nbytes out of range")
         self._end += nbytes
+        if nbytes >= self._offered:
+            if self._read_target < MAX_READ_TARGET:
+                self._read_target *= 2
+        elif nbytes < self._read_target // 16 and self._read_target > INITIAL_READ_CAP:
+            self._read_target //= 2
 
     def __len__(self):
         return self._end - self._start

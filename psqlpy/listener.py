@@ -1,14 +1,16 @@
 """Listener: LISTEN/NOTIFY on a dedicated connection.
 
 How a notification travels: the Cython core parses NotificationResponse
-straight out of the socket buffer into a ``ListenerNotificationMsg`` and calls
-``Listener._on_notification``, which appends it to one of two bounded places:
+straight out of the socket buffer into a ``ListenerNotificationMsg`` and hands
+it to the listener's ``NotificationRouter`` (also Cython), which appends it to
+one of two bounded places without entering the interpreter:
 
 * callback mode (``listen()`` active): the channel's queue, drained in order
   by that channel's worker task, which awaits each registered callback in
   registration order.  Channels run concurrently; within a channel, delivery
-  order is send order.
-* otherwise: the iterator queue that ``async for msg in listener`` reads.
+  order is send order.  The router calls ``_start_worker`` only when a
+  channel's queue has no worker: once per burst, not once per message.
+* otherwise: the backlog that ``async for msg in listener`` reads.
   Notifications that arrive before the first ``__anext__`` (or while
   ``abort_listen()`` has stopped callbacks) wait there, and are handed to the
   callbacks when ``listen()`` starts again.
@@ -37,6 +39,7 @@ import inspect
 import logging
 import random
 import time
+import types
 
 from ._connect import open_connection
 from ._ident import quote_ident
@@ -46,7 +49,7 @@ from .exceptions import (
     ListenerClosedError,
     ListenerStartError,
 )
-from .protocol import ListenerNotificationMsg
+from .protocol import ListenerNotificationMsg, NotificationRouter
 
 log = logging.getLogger("psqlpy.listener")
 
@@ -70,6 +73,26 @@ class ListenerGap:
         return self.reconnected_at - self.disconnected_at
 
 
+@types.coroutine
+def _finish(coro, yielded):
+    """Await the rest of a coroutine that already ran up to its first
+    suspension, where it yielded ``yielded`` (a hand-written ``yield from``:
+    what is sent or thrown in goes to the coroutine)."""
+    while True:
+        try:
+            sent = yield yielded
+        except BaseException as e:   # thrown in: CancelledError, GeneratorExit
+            try:
+                yielded = coro.throw(e)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
 class _ListenerConnection(Connection):
     """listener.connection: queries run on the listener's own socket."""
 
@@ -84,8 +107,13 @@ class Listener:
         if max_buffered < 1:
             raise ValueError("max_buffered must be at least 1")
         self._config = config
-        self._max_buffered = max_buffered
-        self._resume_at = max(1, max_buffered // 2)
+        # Outlives reconnects: what was buffered before a reconnect is still
+        # delivered after it.
+        router = self._router = NotificationRouter(max_buffered)
+        router.on_channel = self._start_worker
+        router.on_backlog = self._wake_iterator
+        router.on_unrouted = self._warn_unrouted
+        router.on_callback_error = self._callback_error
         self._reconnect = reconnect
         self._reconnect_delay = reconnect_delay
         self._max_reconnect_delay = max_reconnect_delay
@@ -95,27 +123,33 @@ class Listener:
         # channel -> callbacks; tuples are replaced, never mutated, so the
         # delivery loop can iterate one without copying it per notification.
         self._callbacks: dict[str, tuple] = {}
+        self._router.callbacks = self._callbacks   # shared: mutated in place, never rebound
         self._pg = None
         self._conn: _ListenerConnection | None = None
         self._started = False
-        self._listening = False
         self._closed_error: BaseException | None = None
 
-        self._queue: collections.deque = collections.deque()      # iterator mode
         self._queue_waiter: asyncio.Future | None = None
-        self._channel_queues: dict[str, collections.deque] = {}   # callback mode
         self._workers: dict[str, asyncio.Task] = {}
-        self._buffered = 0
+        self._idle: dict[str, asyncio.Future] = {}    # idle workers wait here
         self._reading_paused = False
         self._tasks: set[asyncio.Task] = set()
         self._gap_callbacks: list = []
         self._reconnect_task: asyncio.Task | None = None
         self._liveness_task: asyncio.Task | None = None
-        self._unrouted_warned: set[str] = set()
         self.reconnect_count = 0
         self.last_gap: ListenerGap | None = None
 
     # ---- properties ------------------------------------------------------------------
+
+    @property
+    def _listening(self) -> bool:
+        # Callback mode lives in the router, which routes by it.
+        return self._router.callbacks_enabled
+
+    @_listening.setter
+    def _listening(self, on: bool) -> None:
+        self._router.callbacks_enabled = on
 
     @property
     def connection(self) -> Connection:
@@ -138,7 +172,7 @@ class Listener:
     @property
     def buffered(self) -> int:
         """Notifications received and not yet delivered."""
-        return self._buffered
+        return self._router.buffered
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -162,7 +196,8 @@ class Listener:
             pg.core.owner = None
             conn = _ListenerConnection(pg)
             pg.core.owner = conn
-            pg.core.notification_handler = self._on_notification
+            pg.core.router = self._router
+            pg.core.on_notification_limit = self._pause_reading
             pg.before_request = self._before_request
             pg.add_lost_callback(self._on_connection_lost)
             # Channels may be added or cleared while we wait for the server
@@ -205,6 +240,7 @@ class Listener:
         for t in list(self._workers.values()):
             t.cancel()
         self._workers.clear()
+        self._idle.clear()
         pg, self._pg = self._pg, None
         self._conn = None
         if pg is not None:
@@ -222,6 +258,7 @@ class Listener:
         sql = "LISTEN " + self._quote_channel(channel)
         new = channel not in self._callbacks
         self._callbacks[channel] = self._callbacks.get(channel, ()) + (callback,)
+        self._router.add_channel(channel)
         pg = self._live_pg()
         if new and pg is not None:
             try:
@@ -236,6 +273,7 @@ class Listener:
                         self._callbacks[channel] = tuple(cbs)
                     else:
                         del self._callbacks[channel]
+                        self._router.remove_channel(channel)
                 raise
 
     @staticmethod
@@ -248,12 +286,16 @@ class Listener:
     async def clear_channel_callbacks(self, channel: str) -> None:
         sql = "UNLISTEN " + self._quote_channel(channel)
         self._callbacks.pop(channel, None)
+        self._router.remove_channel(channel)
+        self._stop_idle_workers(channel)
         pg = self._live_pg()
         if pg is not None:
             await pg.simple_query(sql, ListenerCallbackError)
 
     async def clear_all_channels(self) -> None:
         self._callbacks.clear()
+        self._router.clear_channels()
+        self._stop_idle_workers()
         pg = self._live_pg()
         if pg is not None:
             await pg.simple_query("UNLISTEN *", ListenerCallbackError)
@@ -270,105 +312,91 @@ class Listener:
         if self._listening:
             return
         self._listening = True
-        # Hand what waited in the iterator queue to the callbacks, in order.
-        pending, self._queue = self._queue, collections.deque()
-        for msg in pending:
-            self._buffered -= 1
-            self._route(msg)
+        # Hand what waited in the backlog to the callbacks, in order.
+        self._router.reroute_backlog()
 
     def abort_listen(self) -> None:
         """Stop delivering to callbacks; new notifications wait in the buffer."""
         if not self._listening:
             return
         self._listening = False
+        self._stop_idle_workers()
 
     # ---- the notification path -----------------------------------------------------
 
-    def _on_notification(self, msg) -> bool:
-        # Called by the Cython core for every NotificationResponse.  The return
-        # value asks the core to stop parsing (backpressure).
-        self._buffered += 1
-        if self._listening:
-            # The callback path, inlined (a call per notification matters here).
-            q = self._channel_queues.get(msg.channel)
-            if q is not None and msg.channel in self._callbacks:
-                q.append(msg)
-                if msg.channel not in self._workers:
-                    self._workers[msg.channel] = self._spawn(self._channel_worker(msg.channel, q))
-            else:
-                self._route(msg)
-        else:   # the iterator's path, inlined: it is the hot one in that mode
-            self._queue.append(msg)
-            w = self._queue_waiter
+    def _start_worker(self, channel: str, q: collections.deque) -> None:
+        # Called by the router when a channel's queue has no worker running.
+        # An idle worker is woken (a future, not a new task: that is the
+        # latency of the next notification on a quiet channel).
+        w = self._idle.pop(channel, None)
+        if w is not None and not w.done():
+            w.set_result(q)
+            return
+        self._workers[channel] = self._spawn(self._channel_worker(channel, q))
+
+    def _stop_idle_workers(self, channel: str | None = None) -> None:
+        for ch in ([channel] if channel is not None else list(self._idle)):
+            w = self._idle.pop(ch, None)
             if w is not None and not w.done():
                 w.set_result(None)
-        if self._buffered >= self._max_buffered and not self._pg_busy():
-            self._pause_reading()
-            return True
-        return False
 
-    def _route(self, msg) -> None:
-        if self._listening:
-            ch = msg.channel
-            if ch in self._callbacks:
-                q = self._channel_queues.get(ch)
-                if q is None:
-                    q = self._channel_queues[ch] = collections.deque()
-                q.append(msg)
-                if ch not in self._workers:
-                    self._workers[ch] = self._spawn(self._channel_worker(ch, q))
-                return
-            if ch not in self._unrouted_warned:
-                self._unrouted_warned.add(ch)
-                log.warning("notification on channel %r, which has no callback: it goes to "
-                            "the iterator queue", ch)
-        self._queue.append(msg)
-        w = self._queue_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+    @staticmethod
+    def _warn_unrouted(channel: str) -> None:
+        log.warning("notification on channel %r, which has no callback: it goes to "
+                    "the iterator queue", channel)
 
-    async def _channel_worker(self, channel: str, q: collections.deque) -> None:
-        callbacks = self._callbacks
-        popleft = q.popleft
+    async def _channel_worker(self, channel: str, q: collections.deque | None) -> None:
+        router = self._router
+        loop = asyncio.get_running_loop()
         try:
-            while q and self._listening:
-                # Deliver what is queued now, then settle the backlog count
-                # once for the lot: bookkeeping per message would cost more
-                # than the delivery itself.
-                todo = len(q)
-                done = 0
-                try:
-                    while done < todo:
-                        msg = popleft()
-                        done += 1
-                        for cb in callbacks.get(channel, ()):
-                            try:
-                                await cb(msg.connection, msg.payload, channel, msg.process_id)
-                            except asyncio.CancelledError:
-                                raise
-                            except Exception:
-                                log.exception("listener callback %r for channel %r raised; "
-                                              "delivery continues", cb, channel)
-                        if not self._listening:
+            while q is not None:
+                pending = None
+                while router.callbacks_enabled:
+                    # The router runs every callback that finishes without
+                    # suspending; one that suspends comes back here to be
+                    # awaited in this task, then delivery goes on where it
+                    # stopped.
+                    if pending is None:
+                        if not q:
                             break
-                finally:
-                    self._buffered -= done
-                    if self._reading_paused and self._buffered <= self._resume_at:
+                        pending = router.deliver(channel, q)
+                    else:
+                        coro, yielded, msg, nxt = pending
+                        try:
+                            await _finish(coro, yielded)
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception as e:
+                            self._callback_error(coro, channel, e)
+                        pending = router.deliver(channel, q, msg, nxt)
+                    if self._reading_paused and router.buffered <= router.resume_at:
                         self._resume_reading()
+                if not router.callbacks_enabled:
+                    break          # abort_listen(): the finally keeps what is left
+                if router.drained(channel):
+                    q = router.queue(channel)    # more arrived meanwhile
+                    continue
+                if router.queue(channel) is None:
+                    break          # the channel's callbacks were cleared
+                # Idle: wait for the router to hand over the next burst
+                # (None: stop).
+                w = self._idle[channel] = loop.create_future()
+                q = await w
         finally:
             if self._workers.get(channel) is asyncio.current_task():
                 del self._workers[channel]
-            if q and not self._listening:
-                # Stopped by abort_listen(): keep the rest, in order, for later.
-                while q:
-                    self._queue.appendleft(q.pop())
-            elif q and self._listening:
-                self._workers[channel] = self._spawn(self._channel_worker(channel, q))
+            if router.drained(channel):
+                # More arrived after the loop ended: a new worker takes over.
+                self._start_worker(channel, router.queue(channel))
+            elif q:
+                # Stopped by abort_listen() (or cancelled): keep the rest, in
+                # order, for the iterator or a later listen().
+                router.requeue_front(q)
 
-    def _delivered(self) -> None:
-        self._buffered -= 1
-        if self._reading_paused and self._buffered <= self._resume_at:
-            self._resume_reading()
+    @staticmethod
+    def _callback_error(cb, channel: str, exc: BaseException) -> None:
+        log.error("listener callback %r for channel %r raised; delivery continues", cb, channel,
+                  exc_info=exc)
 
     def _pg_busy(self) -> bool:
         pg = self._pg
@@ -381,6 +409,7 @@ class Listener:
             self._resume_reading()
 
     def _pause_reading(self) -> None:
+        # The router is full; the core has stopped parsing.
         if self._reading_paused or self._pg is None:
             return
         self._reading_paused = True
@@ -414,10 +443,13 @@ class Listener:
         return self
 
     async def __anext__(self) -> ListenerNotificationMsg:
+        router = self._router
+        backlog = router.backlog
         while True:
-            if self._queue:
-                msg = self._queue.popleft()
-                self._delivered()
+            if backlog:
+                msg = backlog.popleft()
+                if router.delivered(1) and self._reading_paused:
+                    self._resume_reading()
                 return msg
             if self._closed_error is not None:
                 if isinstance(self._closed_error, ListenerClosedError) and not self._started \
@@ -427,10 +459,13 @@ class Listener:
             if not self._started and self._reconnect_task is None:
                 raise ListenerStartError("the listener is not started; call startup() first")
             w = self._queue_waiter = asyncio.get_running_loop().create_future()
+            router.backlog_waiter = True
             try:
                 await w
             finally:
                 self._queue_waiter = None
+                router.backlog_waiter = False
+            backlog = router.backlog   # listen() may have replaced it
 
     def _wake_iterator(self) -> None:
         w = self._queue_waiter
@@ -447,6 +482,7 @@ class Listener:
         if not self._reconnect:
             self._started = False
             self._listening = False
+            self._stop_idle_workers()
             self._closed_error = ListenerClosedError(f"the listener's connection was lost: {err}")
             self._closed_error.__cause__ = err
             log.error("listener connection lost and reconnect is off: %s", err)

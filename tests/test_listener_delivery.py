@@ -1,0 +1,263 @@
+"""Callback delivery through the Cython NotificationRouter: callbacks that
+finish at once and callbacks that suspend, in order, in a task, with errors
+logged; plus the router on its own (sans-IO)."""
+import asyncio
+import logging
+import sys
+from collections import deque
+
+import pytest
+
+import psqlpy
+from psqlpy.protocol import CoreProtocol, ListenerNotificationMsg, NotificationRouter
+
+
+@pytest.fixture
+async def pool(dsn):
+    p = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=2)
+    yield p
+    p.close()
+    await p.wait_closed()
+
+
+async def _notify_many(pool, channel, n):
+    conn = await pool.connection()
+    try:
+        await conn.execute(f"SELECT pg_notify('{channel}', g::text) FROM generate_series(1, {n}) g")
+    finally:
+        conn.close()
+
+
+async def _wait_for(cond, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.01)
+
+
+async def test_mixed_suspending_callbacks_keep_order_per_message_and_channel(pool):
+    listener = pool.listener()
+    calls = []
+
+    async def first(conn, payload, channel, pid):
+        if int(payload) % 3 == 0:
+            await asyncio.sleep(0)          # suspends: the rest waits for it
+        calls.append(("first", payload))
+
+    async def second(conn, payload, channel, pid):
+        if int(payload) % 5 == 0:
+            await asyncio.sleep(0.001)
+        calls.append(("second", payload))
+
+    await listener.add_callback("mix", first)
+    await listener.add_callback("mix", second)
+    await listener.startup()
+    listener.listen()
+    try:
+        await _notify_many(pool, "mix", 500)
+        await _wait_for(lambda: len(calls) == 1000)
+        assert calls == [(who, str(i)) for i in range(1, 501) for who in ("first", "second")]
+        assert listener.buffered == 0
+    finally:
+        await listener.shutdown()
+
+
+async def test_callbacks_run_inside_a_task_whether_or_not_they_suspend(pool):
+    listener = pool.listener()
+    seen = []
+
+    async def cb(conn, payload, channel, pid):
+        task = asyncio.current_task()
+        if payload == "2":
+            await asyncio.sleep(0)
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(5):   # needs a current task
+                await asyncio.sleep(0)
+        seen.append((payload, task is not None, task is asyncio.current_task()))
+
+    await listener.add_callback("intask", cb)
+    await listener.startup()
+    listener.listen()
+    try:
+        await _notify_many(pool, "intask", 3)
+        await _wait_for(lambda: len(seen) == 3)
+        assert seen == [("1", True, True), ("2", True, True), ("3", True, True)]
+    finally:
+        await listener.shutdown()
+
+
+async def test_errors_before_and_after_suspending_are_logged_and_delivery_continues(pool, caplog):
+    listener = pool.listener()
+    got = []
+
+    async def cb(conn, payload, channel, pid):
+        if payload == "2":
+            raise ValueError("sync failure")
+        if payload == "4":
+            await asyncio.sleep(0)
+            raise KeyError("async failure")
+        got.append(payload)
+
+    await listener.add_callback("errs", cb)
+    await listener.startup()
+    listener.listen()
+    try:
+        with caplog.at_level(logging.ERROR, logger="psqlpy.listener"):
+            await _notify_many(pool, "errs", 6)
+            await _wait_for(lambda: len(got) == 4)
+        assert got == ["1", "3", "5", "6"]
+        texts = [r.exc_text or "" for r in caplog.records if r.name == "psqlpy.listener"]
+        assert any("sync failure" in t for t in texts)
+        assert any("async failure" in t for t in texts)
+        assert listener.buffered == 0
+    finally:
+        await listener.shutdown()
+
+
+async def test_abort_listen_while_a_callback_is_suspended_keeps_the_rest(pool):
+    listener = pool.listener()
+    got = []
+    gate = asyncio.Event()
+
+    async def cb(conn, payload, channel, pid):
+        if payload == "3":
+            await gate.wait()
+        got.append(payload)
+
+    await listener.add_callback("abort", cb)
+    await listener.startup()
+    listener.listen()
+    try:
+        await _notify_many(pool, "abort", 10)
+        await _wait_for(lambda: got == ["1", "2"])
+        listener.abort_listen()
+        gate.set()
+        await _wait_for(lambda: got == ["1", "2", "3"])
+        await asyncio.sleep(0.05)
+        assert got == ["1", "2", "3"]            # nothing after abort_listen
+        assert listener.buffered == 7
+        rest = []
+        async for msg in listener:
+            rest.append(msg.payload)
+            if len(rest) == 7:
+                break
+        assert rest == [str(i) for i in range(4, 11)]
+    finally:
+        await listener.shutdown()
+
+
+async def test_callback_mode_backpressure_pauses_and_resumes(pool):
+    listener = pool.listener(max_buffered=64)
+    got = []
+    peak = 0
+
+    async def cb(conn, payload, channel, pid):
+        nonlocal peak
+        peak = max(peak, listener.buffered)
+        if int(payload) % 50 == 0:
+            await asyncio.sleep(0.001)     # a slow consumer now and then
+        got.append(int(payload))
+
+    await listener.add_callback("bpcb", cb)
+    await listener.startup()
+    listener.listen()
+    try:
+        await _notify_many(pool, "bpcb", 5000)
+        await _wait_for(lambda: len(got) == 5000, timeout=30)
+        assert got == list(range(1, 5001))
+        assert peak <= 64
+        assert not listener._reading_paused
+    finally:
+        await listener.shutdown()
+
+
+# ---- the router alone -------------------------------------------------------------------
+
+def _notification(pid, channel, payload):
+    body = pid.to_bytes(4, "big") + channel.encode() + b"\0" + payload.encode() + b"\0"
+    return b"A" + (len(body) + 4).to_bytes(4, "big") + body
+
+
+def test_router_routes_by_channel_and_reuses_the_channel_name():
+    core = CoreProtocol()
+    router = NotificationRouter(max_buffered=5)
+    woken = []
+    router.on_channel = lambda ch, q: woken.append(ch)
+    router.add_channel("a")
+    router.callbacks_enabled = True
+    core.router = router
+    core.end_startup()
+    core.feed(_notification(7, "a", "1") + _notification(7, "a", "2") + _notification(8, "b", "3"))
+    qa = router.queue("a")
+    assert qa is not None
+    assert [m.payload for m in qa] == ["1", "2"]
+    assert qa[0].channel is qa[1].channel          # decoded once for the burst
+    assert woken == ["a"]                           # one wake-up, not one per message
+    assert [(m.process_id, m.channel, m.payload) for m in router.backlog] == [(8, "b", "3")]
+    assert router.buffered == 3 and core.notifications_received == 3
+    # Full: the core stops parsing and says so once.
+    limits = []
+    core.on_notification_limit = lambda: limits.append(1)
+    core.feed(_notification(7, "a", "4") + _notification(7, "a", "5") + _notification(7, "a", "6"))
+    assert router.buffered == 5 and core.paused and limits == [1]
+    assert [m.payload for m in qa] == ["1", "2", "4", "5"]
+    assert router.delivered(3) is True              # down to resume_at (2)
+    core.resume()
+    assert [m.payload for m in qa][-1] == "6"
+
+
+def test_router_deliver_drives_coroutines_and_hands_back_suspended_ones():
+    router = NotificationRouter()
+    calls = []
+
+    async def sync_cb(conn, payload, channel, pid):
+        calls.append(("sync", payload))
+
+    class Suspend:
+        def __await__(self):
+            yield "to-the-loop"
+
+    async def suspending_cb(conn, payload, channel, pid):
+        if payload == "2":
+            await Suspend()
+        calls.append(("susp", payload))
+
+    router.callbacks = {"c": (sync_cb, suspending_cb)}
+    router.callbacks_enabled = True
+    router.add_channel("c")
+    router.on_channel = lambda ch, q: None
+    for i in (1, 2, 3):
+        router.route(ListenerNotificationMsg(1, "c", str(i)))
+    q = router.queue("c")
+    assert q is not None
+    pending = router.deliver("c", q)
+    assert pending is not None
+    coro, yielded, msg, nxt = pending
+    assert yielded == "to-the-loop" and msg.payload == "2" and nxt == 2
+    assert calls == [("sync", "1"), ("susp", "1"), ("sync", "2")]
+    with pytest.raises(StopIteration):
+        coro.send(None)
+    assert router.deliver("c", q, msg, nxt) is None
+    assert calls[3:] == [("susp", "2"), ("sync", "3"), ("susp", "3")]
+    assert router.buffered == 0 and not q
+
+
+def test_router_reroutes_backlog_in_order_on_enable():
+    router = NotificationRouter()
+    router.add_channel("x")
+    woken = []
+    router.on_channel = lambda ch, q: woken.append(ch)
+    for i, ch in enumerate(["x", "y", "x"]):
+        router.route(ListenerNotificationMsg(1, ch, str(i)))
+    assert [m.payload for m in router.backlog] == ["0", "1", "2"]
+    router.callbacks_enabled = True
+    router.reroute_backlog()
+    qx = router.queue("x")
+    assert qx is not None
+    assert [m.payload for m in qx] == ["0", "2"]
+    assert [m.payload for m in router.backlog] == ["1"]
+    assert woken == ["x"]
+    # A stopped drain puts its leftovers back in front, in order.
+    router.requeue_front(deque(qx))
+    assert [m.payload for m in router.backlog] == ["0", "2", "1"]
