@@ -12,6 +12,7 @@ floats:
 * ``LineSegment`` as ``Box``
 * ``Path([...points])``                  -> tuple of points; ``closed`` is True when the input
   is a tuple and False when it is a list (as the reference driver decides)
+* ``Polygon([...points])``               -> tuple of points (a flat even count of numbers too)
 * ``Line((a, b, c))``                    -> ``(a, b, c)`` for the line ``a*x + b*y + c = 0``
 * ``Circle(((x, y), r))``                -> ``((x, y), r)`` (also ``(x, y, r)``)
 * ``PgVector([...])``                    -> list of floats (pgvector's ``vector``)
@@ -35,8 +36,8 @@ __all__ = [
     "IpAddressArray", "JSON", "JSONArray", "JSONB", "JSONBArray", "Line", "LineArray",
     "LineSegment", "LsegArray", "MacAddr6", "MacAddr6Array", "MacAddr8", "MacAddr8Array",
     "Money", "MoneyArray", "NumericArray", "Path", "PathArray", "PgVector", "Point",
-    "PointArray", "SmallInt", "Text", "TextArray", "TimeArray", "UUIDArray", "VarChar",
-    "VarCharArray",
+    "PointArray", "Polygon", "PolygonArray", "SmallInt", "Text", "TextArray", "TimeArray",
+    "UUIDArray", "VarChar", "VarCharArray",
 ]
 
 
@@ -357,15 +358,8 @@ class Path(_Wrapper):
     pg_type = "path"
 
     def __init__(self, inner_value: Sequence[Any]) -> None:
-        seq = _seq(type(self), inner_value, inner_value)
+        self.inner_value = _points(type(self), inner_value, "path")
         self.closed = isinstance(inner_value, tuple)
-        if seq and not isinstance(seq[0], (list, tuple)):
-            if len(seq) % 2:
-                raise _fail(type(self), inner_value, "an even count of numbers expected")
-            seq = [seq[i : i + 2] for i in range(0, len(seq), 2)]
-        if not seq:
-            raise _fail(type(self), inner_value, "a path needs at least one point")
-        self.inner_value = tuple(_point(type(self), p, inner_value) for p in seq)
 
     def __repr__(self) -> str:
         return f"Path({self.inner_value!r}, closed={self.closed})"
@@ -377,6 +371,29 @@ class Path(_Wrapper):
 
     def __hash__(self) -> int:
         return hash((type(self), self.inner_value, self.closed))
+
+
+def _points(cls: type, value: Any, what: str) -> tuple[tuple[float, float], ...]:
+    seq = _seq(cls, value, value)
+    if seq and not isinstance(seq[0], (list, tuple)):
+        if len(seq) % 2:
+            raise _fail(cls, value, "an even count of numbers expected")
+        seq = [seq[i : i + 2] for i in range(0, len(seq), 2)]
+    if not seq:
+        raise _fail(cls, value, f"a {what} needs at least one point")
+    return tuple(_point(cls, p, value) for p in seq)
+
+
+class Polygon(_Wrapper):
+    """``polygon``: a sequence of points (always closed), or a flat sequence of an even
+    count of numbers."""
+
+    __slots__ = ()
+    pg_type = "polygon"
+
+    @classmethod
+    def _convert(cls, value: Any) -> tuple[tuple[float, float], ...]:
+        return _points(cls, value, "polygon")
 
 
 class Line(_Wrapper):
@@ -482,4 +499,5 @@ PathArray = _array("PathArray", "path[]", "nested lists of Path.")
 LineArray = _array("LineArray", "line[]", "nested lists of Line.")
 LsegArray = _array("LsegArray", "lseg[]", "nested lists of LineSegment.")
 CircleArray = _array("CircleArray", "circle[]", "nested lists of Circle.")
+PolygonArray = _array("PolygonArray", "polygon[]", "nested lists of Polygon.")
 IntervalArray = _array("IntervalArray", "interval[]", "nested lists of datetime.timedelta.")

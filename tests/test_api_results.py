@@ -96,3 +96,20 @@ def test_row_factories_unit() -> None:
     with pytest.raises(TypeError):
         tuple_row([1, 2])  # type: ignore[arg-type]
     assert class_row(Row)({"a": 1, "b": "q", "c": None}) == Row(1, "q", None)
+
+
+async def test_rows_of_scalars_skip_the_gc_and_dicts_follow_dict_zip(conn: Connection) -> None:
+    import gc
+
+    from psqlpy.protocol import rows_to_dicts
+    res = await conn.fetch("SELECT 1 AS a, NULL::int AS b, 'x'::text AS c")
+    row = getattr(res, "_rows")[0]
+    assert not gc.is_tracked(row)          # ints, None, str: no cycle is possible
+    res2 = await conn.fetch("SELECT 1 AS a, ARRAY[1, 2] AS b")
+    assert gc.is_tracked(getattr(res2, "_rows")[0])    # holds a list
+    assert res.result() == [{"a": 1, "b": None, "c": "x"}]
+    assert res2.result() == [{"a": 1, "b": [1, 2]}]
+    dup = await conn.fetch("SELECT 1 AS x, 2 AS x")
+    assert dup.result() == [dict(zip(("x", "x"), (1, 2)))] == [{"x": 2}]
+    with pytest.raises(ValueError):
+        rows_to_dicts(("a",), [(1, 2)])

@@ -26,7 +26,8 @@ SCALARS = {
     "SmallInt": "int2", "Integer": "int4", "BigInt": "int8", "Money": "money",
     "Float32": "float4", "Float64": "float8", "Text": "text", "VarChar": "varchar",
     "JSON": "json", "JSONB": "jsonb", "MacAddr6": "macaddr", "MacAddr8": "macaddr8",
-    "CustomType": None, "Point": "point", "Box": "box", "Path": "path", "Line": "line",
+    "CustomType": None, "Point": "point", "Box": "box", "Path": "path", "Polygon": "polygon",
+    "Line": "line",
     "LineSegment": "lseg", "Circle": "circle", "PgVector": "vector",
 }
 ARRAYS = {
@@ -39,6 +40,7 @@ ARRAYS = {
     "MacAddr6Array": "macaddr[]", "MacAddr8Array": "macaddr8[]", "NumericArray": "numeric[]",
     "PointArray": "point[]", "BoxArray": "box[]", "PathArray": "path[]",
     "LineArray": "line[]", "LsegArray": "lseg[]", "CircleArray": "circle[]",
+    "PolygonArray": "polygon[]",
     "IntervalArray": "interval[]",
 }
 
@@ -137,13 +139,18 @@ def test_geometry() -> None:
     assert closed.inner_value == opened.inner_value == ((0.0, 0.0), (1.0, 1.0), (2.0, 0.0))
     assert closed != opened
     assert et.Path([0, 0, 1, 1]).inner_value == ((0.0, 0.0), (1.0, 1.0))
+    tri = et.Polygon([(0, 0), (1, 1), (1, 0)])
+    assert tri.inner_value == ((0.0, 0.0), (1.0, 1.0), (1.0, 0.0))
+    assert tri == et.Polygon(((0, 0), (1, 1), (1, 0))) == et.Polygon([0, 0, 1, 1, 1, 0])
+    assert tri.pg_type == "polygon" and repr(tri).startswith("Polygon(")
     assert et.Line((1, -1, 0)).inner_value == (1.0, -1.0, 0.0)
     assert et.Circle(((1, 2), 3)).inner_value == ((1.0, 2.0), 3.0)
     assert et.Circle((1, 2, 3)) == et.Circle(((1, 2), 3))
     assert et.PgVector([1, 2.5]).inner_value == [1.0, 2.5]
     bad_inputs = [
         (et.Point, (1,)), (et.Point, "12"), (et.Point, ("a", 1)), (et.Box, ((1, 2),)),
-        (et.Path, []), (et.Path, [1, 2, 3]), (et.Line, (0, 0, 1)), (et.Line, (1, 2)),
+        (et.Path, []), (et.Path, [1, 2, 3]), (et.Polygon, []), (et.Polygon, [1, 2, 3]),
+        (et.Polygon, [(0, "a")]), (et.Polygon, "(0,0)"), (et.Line, (0, 0, 1)), (et.Line, (1, 2)),
         (et.Circle, ((0, 0), -1)), (et.Circle, (1,)), (et.PgVector, "1,2"),
         (et.PgVector, [1, "x"]),
     ]

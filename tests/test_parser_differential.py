@@ -503,3 +503,30 @@ def test_poisoned_after_unsupported_authentication(reader_cls, split):
         r.feed(wire[split:])
     with pytest.raises(protocol.UnsupportedAuthenticationError):
         r.feed(b"Z\0\0\0\5I")
+
+
+def test_read_offer_grows_for_bursts_and_shrinks_when_quiet():
+    """get_buffer offers more after reads that fill it (a burst: fewer syscalls and
+    loop passes), at most 1 MiB, and an emptied buffer far above need shrinks."""
+    wire = encode(m.DataRow((b"x" * 1000,))) * 5000          # ~5 MB of 1 KB messages
+    r = MessageReader()
+    offers, got, pos = [], 0, 0
+    while pos < len(wire):
+        view = r.get_buffer()
+        offers.append(len(view))
+        n = min(len(view), len(wire) - pos)
+        view[:n] = wire[pos:pos + n]
+        pos += n
+        got += len(r.buffer_updated(n))
+    assert got == 5000
+    assert offers[0] == 65536
+    assert max(offers) >= 1 << 20 and max(offers) < 3 << 20
+    assert len(offers) < 30                      # 5 MB in big reads, not 4 KB ones
+    # Quiet again: small reads bring the target down and the buffer shrinks.
+    small = encode(m.CommandComplete("SELECT 1"))
+    for _ in range(20):
+        view = r.get_buffer()
+        view[:len(small)] = small
+        assert r.buffer_updated(len(small)) == [m.CommandComplete("SELECT 1")]
+    assert len(r.get_buffer()) <= 256 * 1024
+

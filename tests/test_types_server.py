@@ -152,6 +152,11 @@ async def test_geometry_params(conn):
     assert await rt(conn, "path", et.Path([(0, 0), (1, 1)])) == [(0.0, 0.0), (1.0, 1.0)]
     assert await rt(conn, "path", et.Path(((0, 0), (1, 1)))) == ((0.0, 0.0), (1.0, 1.0))
     assert await rt(conn, "polygon", [(0, 0), (1, 1), (1, 0)]) == ((0.0, 0.0), (1.0, 1.0), (1.0, 0.0))
+    assert await rt(conn, "polygon", et.Polygon([0, 0, 2, 2, 2, 0])) == \
+        ((0.0, 0.0), (2.0, 2.0), (2.0, 0.0))
+    assert await conn.fetch_val("SELECT area($1::polygon::path)", [et.Polygon([(0, 0), (0, 2), (2, 2), (2, 0)])]) == 4.0
+    assert await conn.fetch_val("SELECT $1::polygon::text", [et.Polygon([(0, 0), (1, 1), (1, 0)])]) == \
+        "((0,0),(1,1),(1,0))"
     assert await conn.fetch_val("SELECT $1::path::text", [((0, 0), (1, 1))]) == "((0,0),(1,1))"
     assert await conn.fetch_val("SELECT $1::path::text", [[(0, 0), (1, 1)]]) == "[(0,0),(1,1)]"
     assert await rt(conn, "point", "(5,6)") == (5.0, 6.0)      # str: parsed by the server
@@ -192,6 +197,8 @@ async def test_geometry_arrays(conn):
     assert await rt(conn, "path[]", et.PathArray([et.Path(((0, 0),))])) == [((0.0, 0.0),)]
     assert await rt(conn, "polygon[]", [[(0, 0), (1, 1), (1, 0)]]) == \
         [((0.0, 0.0), (1.0, 1.0), (1.0, 0.0))]
+    assert await rt(conn, "polygon[]", et.PolygonArray([et.Polygon([(0, 0), (1, 1), (1, 0)]), None])) == \
+        [((0.0, 0.0), (1.0, 1.0), (1.0, 0.0)), None]
     assert await conn.fetch_val("SELECT ARRAY['(1,2)'::point, NULL]") == [(1.0, 2.0), None]
 
 
@@ -496,6 +503,8 @@ async def test_unprepared_path_wrappers_and_enums(conn):
     assert await q("SELECT $1::path", [et.Path([(0, 0), (1, 1)])], prepared=False) == \
         [(0.0, 0.0), (1.0, 1.0)]
     assert await q("SELECT $1::circle", [et.Circle((1, 2, 3))], prepared=False) == ((1.0, 2.0), 3.0)
+    assert await q("SELECT $1::polygon", [et.Polygon([(0, 0), (1, 1), (1, 0)])], prepared=False) == \
+        ((0.0, 0.0), (1.0, 1.0), (1.0, 0.0))
     assert await q("SELECT $1::macaddr", [et.MacAddr6("08002b010203")], prepared=False) == \
         "08:00:2b:01:02:03"
     assert await q("SELECT $1::money", [et.Money(150)], prepared=False) == 150
