@@ -30,8 +30,8 @@ WORKLOADS: dict[str, tuple[str, dict[str, tuple[str, bool]]]] = {
 #: Sizes of the full run and of ``--quick`` (smoke tests; figures meaningless).
 SIZES = {
     "full": {
-        "notify_n": 100_000, "latency_count": 1000, "select1_n": 5000,
-        "fetch_rows": 10_000, "fetch_repeat": 5, "wide_rows": 50, "wide_repeat": 2,
+        "notify_n": 100_000, "latency_count": 5000, "select1_n": 5000,
+        "fetch_rows": 10_000, "fetch_repeat": 20, "wide_rows": 50, "wide_repeat": 2,
         "execute_many_rows": 10_000, "copy_rows": 100_000,
         "pool_size": 10, "pool_tasks": 100, "pool_queries": 50,
         "stall": 30.0,   # seconds without a notification: the run fails
