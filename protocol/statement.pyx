@@ -85,16 +85,18 @@ cdef int write_bind(WriteBuffer b, str portal, Statement st, object params) exce
     b._grow(2 * n)
     b._len += 2 * n
     b.write_int16(<int16_t>n)
-    for i in range(n):
-        try:
+    i = 0
+    try:    # one try for the row: entering one costs about as much as encoding an int
+        while i < n:
             encode_param(b, <uint32_t>oids[i], params[i], &fmt)
-        except PyToRustValueMappingError as e:
-            b.reset()
-            raise PyToRustValueMappingError(f"parameter ${i + 1}: {e}") from None
-        except Exception:
-            b.reset()
-            raise
-        pack_uint16(b._buf + fmt_at + 2 * i, <uint16_t>fmt)
+            pack_uint16(b._buf + fmt_at + 2 * i, <uint16_t>fmt)
+            i += 1
+    except PyToRustValueMappingError as e:
+        b.reset()
+        raise PyToRustValueMappingError(f"parameter ${i + 1}: {e}") from None
+    except Exception:
+        b.reset()
+        raise
     if st.ncols == 0:
         b.write_int16(0)
     else:

@@ -253,7 +253,11 @@ class PgConnection:
         one Sync, see :meth:`execute_unprepared`."""
         if not prepared or self._stmt_cache_size <= 0:
             return await self.execute_unprepared(sql, params, context)
-        st = await self.statement_for(sql, prepared, context)
+        st = self._stmt_cache.get(sql)
+        if st is not None:   # the hot path: no coroutine for the lookup
+            self._stmt_cache.move_to_end(sql)
+        else:
+            st = await self.statement_for(sql, prepared, context)
         req = await self.request(_proto.REQUEST_EXTENDED,
                                  _proto.build_execute_statement(st, params), st)
         if (req.error_fields is not None and prepared

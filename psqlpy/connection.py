@@ -13,6 +13,9 @@ from .exceptions import (
 )
 
 
+_POSITIONAL = frozenset((list, tuple))
+
+
 class _QueryMethods:
     """Query methods shared by Connection and Transaction.
 
@@ -83,9 +86,17 @@ class _QueryMethods:
         if not parameters:
             return
         pg = self._pg()
-        seq = [bind_parameters(querystring, p) for p in parameters]
-        query = seq[0][0]
-        await pg.execute_many(query, [p for _, p in seq], prepared is not False, self._error_context)
+        rows = parameters if isinstance(parameters, (list, tuple)) else list(parameters)
+        if set(map(type, rows)) <= _POSITIONAL:
+            # Positional rows go to the encoder as they are (it checks each
+            # row's length); a per-row Python call would cost more than the
+            # encoding itself.
+            query = querystring
+        else:
+            seq = [bind_parameters(querystring, p) for p in rows]
+            query = seq[0][0]
+            rows = [p for _, p in seq]
+        await pg.execute_many(query, rows, prepared is not False, self._error_context)
 
     async def in_transaction(self) -> bool:
         return self._pg().transaction_status != "I"

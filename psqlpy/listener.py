@@ -398,10 +398,6 @@ class Listener:
         log.error("listener callback %r for channel %r raised; delivery continues", cb, channel,
                   exc_info=exc)
 
-    def _pg_busy(self) -> bool:
-        pg = self._pg
-        return pg is not None and pg.core.pending_requests > 0
-
     def _before_request(self) -> None:
         # A query on the listener connection needs the stream read past the
         # buffered notifications to see its reply.

@@ -513,3 +513,32 @@ async def test_unprepared_path_wrappers_and_enums(conn):
     assert await q("SELECT $1::psqlpy_mood", [Mood.SAD], prepared=False) == "sad"
     assert await q("SELECT $1::inet", [ipaddress.IPv4Interface("10.0.0.1/8")], prepared=False) == \
         ipaddress.IPv4Interface("10.0.0.1/8")
+
+
+async def test_timestamptz_offsets_are_per_value_across_timezones(conn):
+    # The encoder remembers the last fixed-offset timezone's offset: values in
+    # other zones, DST-dependent zones and naive values in between must each
+    # get their own offset.
+    import zoneinfo
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    plus2 = dt.timezone(dt.timedelta(hours=2))
+    minus5 = dt.timezone(dt.timedelta(hours=-5, minutes=-30))
+    values = [
+        dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc),
+        dt.datetime(2024, 1, 1, 12, tzinfo=plus2),
+        dt.datetime(2024, 1, 1, 12, tzinfo=paris),     # +01:00 in winter
+        dt.datetime(2024, 7, 1, 12, tzinfo=paris),     # +02:00 in summer
+        dt.datetime(2024, 1, 1, 12, tzinfo=plus2),
+        dt.datetime(2024, 1, 1, 12, tzinfo=minus5),
+        dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))),  # equal, not same
+        dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc),
+    ]
+    await conn.execute("CREATE TEMP TABLE tz_mix (i int4, t timestamptz)")
+    await conn.execute_many("INSERT INTO tz_mix VALUES ($1, $2)", [[i, v] for i, v in enumerate(values)])
+    got = [r["t"] for r in (await conn.fetch("SELECT t FROM tz_mix ORDER BY i")).result()]
+    assert got == values                       # aware datetimes compare as instants
+    utc = [v.astimezone(dt.timezone.utc).replace(tzinfo=None) for v in values]
+    texts = (await conn.fetch(
+        "SELECT (t AT TIME ZONE 'UTC') AS u FROM tz_mix ORDER BY i")).result()
+    assert [r["u"] for r in texts] == utc
+    assert utc[2].hour == 11 and utc[3].hour == 10 and utc[5] == dt.datetime(2024, 1, 1, 17, 30)

@@ -197,6 +197,29 @@ cdef int64_t _offset_usecs(object offset, str pgtype) except? -1:
             + PyDateTime_DELTA_GET_MICROSECONDS(offset))
 
 
+# A datetime.timezone (timezone.utc, timezone(timedelta(hours=2))) has one
+# offset for every datetime, and it cannot be subclassed: remember the last
+# one's offset instead of calling utcoffset() per value, which is most of the
+# cost of encoding a timestamptz.  Other tzinfos (zoneinfo, pytz) are asked
+# every time: their offset depends on the date.
+cdef object _FixedOffset = type(_UTC)
+cdef object _last_fixed_tz = None
+cdef int64_t _last_fixed_off = 0
+
+
+cdef int64_t _dt_offset_usecs(object value) except? -1:
+    global _last_fixed_tz, _last_fixed_off
+    cdef object tz = datetime_tzinfo(value)
+    cdef int64_t off
+    if tz is _last_fixed_tz and tz is not None:
+        return _last_fixed_off
+    off = _offset_usecs(value.utcoffset(), "timestamptz")
+    if type(tz) is _FixedOffset:
+        _last_fixed_tz = tz
+        _last_fixed_off = off
+    return off
+
+
 cdef int _enc_timetz(WriteBuffer buf, object value) except -1:
     cdef int64_t off
     if not PyTime_Check(value):
@@ -275,7 +298,7 @@ cdef int _enc_ts(WriteBuffer buf, object value, bint with_tz) except -1:
               + PyDateTime_DATE_GET_SECOND(value)) * USECS_PER_SEC \
              + PyDateTime_DATE_GET_MICROSECOND(value)
         if with_tz and datetime_tzinfo(value) is not None:
-            v -= _offset_usecs(value.utcoffset(), "timestamptz")
+            v -= _dt_offset_usecs(value)
     elif _is_date_min(value):
         return buf.write_int64(TS_NEG_INF)
     return buf.write_int64(v)
