@@ -106,7 +106,8 @@ async def test_execute_many(conn: Connection) -> None:
     # Lists and tuples mixed go to the encoder as they are; a generator works;
     # a mapping among them takes the named path; bad rows are typed errors.
     await conn.execute_many("INSERT INTO api_m VALUES ($1, $2)", [(3000, "t"), [3001, "l"]])
-    await conn.execute_many("INSERT INTO api_m VALUES ($1, $2)", ((i, "g") for i in range(4000, 4003)))
+    await conn.execute_many("INSERT INTO api_m VALUES ($1, $2)",
+                            ((i, "g") for i in range(4000, 4003)))  # type: ignore[arg-type]
     await conn.execute_many("INSERT INTO api_m VALUES ($(a)p, $(b)p)",
                             [{"a": 5000, "b": "m1"}, {"b": "m2", "a": 5001}])
     assert await conn.fetch_val("SELECT count(*) FROM api_m") == 109
