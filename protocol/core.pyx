@@ -47,7 +47,7 @@ cdef class Request:
     """One round of work ending in ReadyForQuery, and what it produced."""
     cdef:
         readonly int kind
-        public object waiter
+        public object waiter          # until the request completes (then None)
         public Statement statement
         readonly list rows            # rows of the current/last result set
         readonly list results         # REQ_SIMPLE: [(column_names, rows, tag), ...]
@@ -212,8 +212,10 @@ cdef class CoreProtocol:
         self._current = None
         while self._requests:
             req = self._requests.popleft()
-            if not req.waiter.done():
-                req.waiter.set_exception(exc)
+            waiter = req.waiter
+            req.waiter = None
+            if not waiter.done():
+                waiter.set_exception(exc)
         return 0
 
     def connection_lost(self, exc):
@@ -310,8 +312,12 @@ cdef class CoreProtocol:
             req.transaction_status = self.transaction_status
             self._requests.popleft()
             self._current = <Request>self._requests[0] if self._requests else None
-            if not req.waiter.done():
-                req.waiter.set_result(req)
+            # The waiter's result is the request: drop the request's link to
+            # the waiter, or every query would leave a cycle for the GC.
+            waiter = req.waiter
+            req.waiter = None
+            if not waiter.done():
+                waiter.set_result(req)
             return 0
         if mtype == b'E':
             fields = parse_error_fields(f)

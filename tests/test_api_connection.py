@@ -280,3 +280,22 @@ def test_distribution_version() -> None:
     major, minor = (int(x) for x in version.split(".")[:2])
     assert (major, minor) >= (0, 13)
     assert psqlpy.__version__.split(".")[:2] == version.split(".")[:2]
+
+
+async def test_queries_leave_no_cyclic_garbage(conn: Connection) -> None:
+    """Each query's objects are freed by reference counting alone: a cycle per
+    query (request <-> its future, say) would make the GC run all the time."""
+    import gc
+    for _ in range(10):
+        await conn.fetch_val("SELECT 1")
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(100):
+            assert await conn.fetch_val("SELECT $1::int4", [i]) == i
+            assert (await conn.fetch("SELECT 1 AS a, 'x' AS b")).result() == [{"a": 1, "b": "x"}]
+        await conn.execute_many("SELECT $1::int4", [[i] for i in range(50)])
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert found == 0

@@ -192,7 +192,8 @@ def check_core(data: bytes) -> None:
     cols = [FieldDescription(f"c{i}", 0, 0, oid, -1, -1, 1) for i, oid in enumerate(oids)]
     for _ in range(2 if two_requests else 1):
         st = _proto.Statement("s", "q", (), cols) if kind == _proto.REQUEST_EXTENDED else None
-        req = _proto.Request(kind, _Waiter(), st)
+        waiter = _Waiter()
+        req = _proto.Request(kind, waiter, st)
         try:
             core.push_request(req)
         except Error:
@@ -200,14 +201,14 @@ def check_core(data: bytes) -> None:
         except BaseException as e:  # noqa: BLE001
             _typed(e, "push_request")
             raise
-        reqs.append(req)
+        reqs.append((req, waiter))
     feed(stream[split:])
     _typed(core.error, "CoreProtocol")
     if fatal:
         _typed(fatal[0], "fatal_handler")
         assert core.is_closed
-    for req in reqs:
-        _typed(req.waiter.exception, "waiter")
+    for req, waiter in reqs:
+        _typed(waiter.exception, "waiter")
         _typed(req.decode_error, "decode_error")
         if kind == _proto.REQUEST_EXTENDED and req.statement is not None:
             for row in req.rows:
@@ -215,9 +216,10 @@ def check_core(data: bytes) -> None:
         repr(req)
         req.tag  # noqa: B018 - exercises Request.tag
     core.connection_lost(_exc.ConnectionLostError("fuzz: connection lost"))
-    for req in reqs:
-        assert req.waiter.done(), "a request was left pending after connection_lost"
-        _typed(req.waiter.exception, "waiter after connection_lost")
+    for req, waiter in reqs:
+        assert waiter.done(), "a request was left pending after connection_lost"
+        assert waiter.done() == (req.waiter is None), "a finished request keeps its waiter"
+        _typed(waiter.exception, "waiter after connection_lost")
 
 
 TARGETS = {"reader": check_reader, "core": check_core}
