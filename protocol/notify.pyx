@@ -224,7 +224,7 @@ cdef class NotificationRouter:
             todo -= 1
         i = start
         while True:
-            cbs = self.callbacks.get(channel, ())
+            cbs = self.callbacks.get(channel, ()) if self.callbacks is not None else ()
             while i < len(cbs):
                 cb = cbs[i]
                 i += 1
