@@ -261,3 +261,82 @@ def test_router_reroutes_backlog_in_order_on_enable():
     # A stopped drain puts its leftovers back in front, in order.
     router.requeue_front(deque(qx))
     assert [m.payload for m in router.backlog] == ["0", "2", "1"]
+
+
+async def test_idle_worker_is_reused_and_stopped_when_not_needed(pool):
+    listener = pool.listener()
+    tasks: list[tuple[str, asyncio.Task]] = []
+
+    async def cb(conn, payload, channel, pid):
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.append((payload, task))
+
+    await listener.add_callback("idle", cb)
+    await listener.startup()
+    listener.listen()
+    conn = await pool.connection()
+    try:
+        await conn.execute("SELECT pg_notify('idle', '1')")
+        await _wait_for(lambda: len(tasks) == 1)
+        await asyncio.sleep(0.05)                 # the worker is idle now
+        await conn.execute("SELECT pg_notify('idle', '2')")
+        await _wait_for(lambda: len(tasks) == 2)
+        assert tasks[0][1] is tasks[1][1]          # woken, not a new task per burst
+        worker = tasks[0][1]
+        assert not worker.done()
+        # Clearing the channel's callbacks stops its idle worker...
+        await listener.clear_channel_callbacks("idle")
+        await _wait_for(worker.done)
+        # ... and adding one again starts delivery afresh.
+        await listener.add_callback("idle", cb)
+        await conn.execute("SELECT pg_notify('idle', '3')")
+        await _wait_for(lambda: len(tasks) == 3)
+        assert tasks[2][1] is not worker
+        # abort_listen() stops idle workers too; listen() brings delivery back.
+        second = tasks[2][1]
+        await asyncio.sleep(0.05)
+        listener.abort_listen()
+        await _wait_for(second.done)
+        listener.listen()
+        await conn.execute("SELECT pg_notify('idle', '4')")
+        await _wait_for(lambda: len(tasks) == 4)
+        third = tasks[3][1]
+    finally:
+        conn.close()
+        await listener.shutdown()
+    await _wait_for(third.done)
+    assert [p for p, _ in tasks] == ["1", "2", "3", "4"]
+    assert not [t for t in listener._tasks if not t.done()]   # nothing left running
+
+
+async def test_buffered_notifications_survive_a_reconnect_in_callback_mode(pool, dsn):
+    listener = pool.listener(reconnect_delay=0.05)
+    got = []
+    gate = asyncio.Event()
+
+    async def cb(conn, payload, channel, pid):
+        if payload == "1":
+            await gate.wait()          # hold the burst in the buffer
+        got.append(payload)
+
+    await listener.add_callback("rc_buf", cb)
+    await listener.startup()
+    listener.listen()
+    conn = await pool.connection()
+    try:
+        await conn.execute("SELECT pg_notify('rc_buf', g::text) FROM generate_series(1, 5) g")
+        await _wait_for(lambda: listener.buffered == 4)
+        old_pid = await listener.connection.fetch_val("SELECT pg_backend_pid()")
+        await conn.execute("SELECT pg_terminate_backend($1)", [old_pid])
+        await _wait_for(lambda: listener.reconnect_count == 1)
+        gate.set()
+        await _wait_for(lambda: len(got) == 5)
+        assert got == ["1", "2", "3", "4", "5"]   # received before the cut: still delivered
+        await conn.execute("SELECT pg_notify('rc_buf', 'after')")
+        await _wait_for(lambda: len(got) == 6)
+        assert got[-1] == "after"
+        assert listener.buffered == 0
+    finally:
+        conn.close()
+        await listener.shutdown()
