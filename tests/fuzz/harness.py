@@ -171,7 +171,19 @@ def check_core(data: bytes) -> None:
     core.notice_handler = lambda fields: notes.append(fields)
     core.async_error_handler = lambda fields: notes.append(fields)
     core.fatal_handler = fatal.append
-    core.notification_handler = lambda msg: pause_notifications
+    router = None
+    woken: list[str] = []
+    if ctl & 64:
+        # A Listener's way: notifications routed in C (NotificationRouter).
+        router = _proto.NotificationRouter(2 if pause_notifications else 1 << 20)
+        router.add_channel("a")
+        router.callbacks_enabled = bool(ctl & 128)
+        router.on_channel = lambda ch, q: woken.append(ch)
+        router.on_unrouted = lambda ch: None
+        core.router = router
+        core.on_notification_limit = lambda: router.delivered(router.buffered)
+    else:
+        core.notification_handler = lambda msg: pause_notifications
 
     def feed(chunk):
         try:
@@ -215,6 +227,11 @@ def check_core(data: bytes) -> None:
                 assert len(row) == ncols, f"row of {len(row)} values for {ncols} columns"
         repr(req)
         req.tag  # noqa: B018 - exercises Request.tag
+    if router is not None:
+        queued = list(router.queue("a") or ()) + list(router.backlog)
+        assert len(queued) == core.notifications_received, "a routed notification went missing"
+        assert all(type(m.channel) is str and type(m.payload) is str for m in queued)
+        assert woken in ([], ["a"]), f"channel woken more than once: {woken}"
     core.connection_lost(_exc.ConnectionLostError("fuzz: connection lost"))
     for req, waiter in reqs:
         assert waiter.done(), "a request was left pending after connection_lost"
