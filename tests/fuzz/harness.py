@@ -181,7 +181,10 @@ def check_core(data: bytes) -> None:
         router.on_channel = lambda ch, q: woken.append(ch)
         router.on_unrouted = lambda ch: None
         core.router = router
-        core.on_notification_limit = lambda: router.delivered(router.buffered)
+
+        def drain_all() -> None:   # as if every buffered notification was consumed
+            router.delivered(router.buffered)
+        core.on_notification_limit = drain_all
     else:
         core.notification_handler = lambda msg: pause_notifications
 
