@@ -36,6 +36,7 @@ cdef enum:
     DEFAULT_MAX_MESSAGE = 0x40000000
     INITIAL_READ_CAP = 65536
     MAX_READ_TARGET = 1 << 20    # the most one read is offered: 1 MiB
+    LARGE_MESSAGE = 1 << 18      # from 256 KiB, a message's rest is read on its own
 
 
 cdef struct Frame:
@@ -220,6 +221,7 @@ cdef class ReadBuffer:
         burst is read in few syscalls and event-loop passes; small reads
         bring it back down, and an empty buffer far above the target shrinks."""
         cdef Py_ssize_t want = self._read_target
+        cdef Py_ssize_t rest
         cdef Py_ssize_t newcap
         cdef char* nb
         if sizehint > want:
@@ -232,12 +234,38 @@ cdef class ReadBuffer:
             self._buf = nb
             self._cap = newcap
             self._start = self._end = 0
+        rest = self._large_message_rest()
+        if rest > 0:
+            # The rest of a large message: read exactly that, so the read
+            # ends on its boundary, the buffer empties once it is parsed and
+            # the next message starts at offset 0 (never moved by compaction).
+            # Room for at most one read target at a time: a header alone
+            # (claiming up to the 1 GiB limit) must not make us allocate it.
+            if rest > want:
+                rest = want
+            if self._cap - self._end < rest:
+                self._ensure_free(rest)
+            self._offered = rest
+            return PyMemoryView_FromMemory(self._buf + self._end, rest, PyBUF_WRITE)
         if self._cap - self._end < want:
             # Compacts (moves the partial message to the front) and grows by
             # doubling only when that is not enough.
             self._ensure_free(want)
         self._offered = self._cap - self._end
         return PyMemoryView_FromMemory(self._buf + self._end, self._offered, PyBUF_WRITE)
+
+    cdef Py_ssize_t _large_message_rest(self):
+        # Bytes still missing of the message at the front when it is large
+        # (LARGE_MESSAGE or more) and only partly here; 0 otherwise.  A length
+        # over the limit is left for the parser to reject.
+        cdef Py_ssize_t used = self._end - self._start
+        cdef Py_ssize_t total
+        if used < 5:
+            return 0
+        total = 1 + <Py_ssize_t>unpack_uint32(self._buf + self._start + 1)
+        if total < LARGE_MESSAGE or total <= used or total - 1 > self.max_message_size:
+            return 0
+        return total - used
 
     def buffer_updated(self, Py_ssize_t nbytes):
         if nbytes < 0 or nbytes > self._cap - self._end:

@@ -530,3 +530,28 @@ def test_read_offer_grows_for_bursts_and_shrinks_when_quiet():
         assert r.buffer_updated(len(small)) == [m.CommandComplete("SELECT 1")]
     assert len(r.get_buffer()) <= 256 * 1024
 
+
+
+def test_the_rest_of_a_large_message_is_read_on_its_own():
+    """A large message partly received: get_buffer offers exactly what is missing
+    (at most one read target), so the read ends on the message boundary and the
+    next message starts at the front of an empty buffer, never moved."""
+    big = encode(m.DataRow((b"x" * (3 << 20),)))          # 3 MiB + header
+    after = encode(m.CommandComplete("SELECT 1"))
+    r = MessageReader()
+    wire = big + after
+    pos, offers, got = 0, [], []
+    while pos < len(big):
+        view = r.get_buffer()
+        offers.append(len(view))
+        n = min(len(view), len(wire) - pos)
+        view[:n] = wire[pos:pos + n]
+        pos += n
+        got += r.buffer_updated(n)
+    assert pos == len(big)                          # no read crossed the boundary
+    assert got == [m.DataRow((b"x" * (3 << 20),))]
+    assert max(offers) <= 1 << 20                    # never more than one read target
+    assert offers[-1] < 1 << 20                      # the last one was just the rest
+    view = r.get_buffer()
+    view[:len(after)] = after
+    assert r.buffer_updated(len(after)) == [m.CommandComplete("SELECT 1")]
