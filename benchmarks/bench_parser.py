@@ -28,8 +28,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from psqlpy import protocol  # noqa: E402
+from spec import cpu_model  # noqa: E402
 from psqlpy._pyprotocol import PyMessageReader  # noqa: E402
 
 CHUNK = 64 * 1024
@@ -133,15 +135,7 @@ def measure(fn, repeat, expected):
 
 
 def machine_info() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return (f"Python {platform.python_version()} ({platform.python_implementation()}), "
             f"{platform.platform()}, {cpu}, {os.cpu_count()} CPUs")
 

@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from spec import BASELINE, DRIVERS, SIZES, WORKLOADS, expand, metrics_of  # noqa: E402
+from spec import BASELINE, DRIVERS, SIZES, WORKLOADS, cpu_model, expand, metrics_of  # noqa: E402
 
 WORKER = os.path.join(HERE, "worker.py")
 VENVS = os.path.join(ROOT, ".bench-venvs")
@@ -107,15 +107,7 @@ def start_cluster():
 
 
 def machine_info() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "python": platform.python_version(),

@@ -65,3 +65,16 @@ def expand(names: str, known) -> list[str]:
             raise SystemExit(f"unknown name {name!r}; known: {', '.join(known)}")
         out += [m for m in matches if m not in out]
     return out
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what platform knows."""
+    import platform
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -60,19 +60,25 @@ _TEXT_SEND_FUNCS = frozenset({
 _TEXT_OID = 25
 
 
-def copy_target_sql(table_name: str, columns=None, schema_name=None) -> str:
-    """``"schema"."table" ("c1", ...)`` with every identifier quoted."""
+def _quoted_target(table_name: str, columns=None, schema_name=None) -> tuple[str, list | None]:
+    """``"schema"."table"`` and the quoted column names (None: every column)."""
     target = quote_ident(table_name, "table name")
     if schema_name is not None:
         target = quote_ident(schema_name, "schema name") + "." + target
-    if columns is not None:
-        if isinstance(columns, str):
-            raise TypeError("columns must be a sequence of column names, not a str")
-        cols = [quote_ident(c, "column name") for c in columns]
-        if not cols:
-            raise ValueError("columns must not be empty (omit it to copy every column)")
-        target += " (" + ", ".join(cols) + ")"
-    return target
+    if columns is None:
+        return target, None
+    if isinstance(columns, str):
+        raise TypeError("columns must be a sequence of column names, not a str")
+    cols = [quote_ident(c, "column name") for c in columns]
+    if not cols:
+        raise ValueError("columns must not be empty (omit it to copy every column)")
+    return target, cols
+
+
+def copy_target_sql(table_name: str, columns=None, schema_name=None) -> str:
+    """``"schema"."table" ("c1", ...)`` with every identifier quoted."""
+    target, cols = _quoted_target(table_name, columns, schema_name)
+    return target if cols is None else target + " (" + ", ".join(cols) + ")"
 
 
 def _copy_sql(table_name, columns, schema_name) -> str:
@@ -272,18 +278,8 @@ async def _column_types(pg, table_name, columns, schema_name, context):
     Described afresh each time (unnamed statement, one round trip): a cached
     description would go stale after an ALTER TABLE and we would then send
     values in the wrong binary format.  Domains arrive as their base type."""
-    target = quote_ident(table_name, "table name")
-    if schema_name is not None:
-        target = quote_ident(schema_name, "schema name") + "." + target
-    if columns is not None:
-        if isinstance(columns, str):
-            raise TypeError("columns must be a sequence of column names, not a str")
-        columns = list(columns)
-        if not columns:
-            raise ValueError("columns must not be empty (omit it to copy every column)")
-        select = ", ".join(quote_ident(c, "column name") for c in columns)
-    else:
-        select = "*"
+    target, cols = _quoted_target(table_name, columns, schema_name)
+    select = "*" if cols is None else ", ".join(cols)
     st = await pg.statement_for(f"SELECT {select} FROM {target} LIMIT 0", False, context)
     names = [c.name for c in st.columns]
     oids = [int(c.type_oid) for c in st.columns]
@@ -334,6 +330,8 @@ async def copy_records_to_table(pg, table_name: str, records, columns=None, sche
     if records is None or isinstance(records, (str, bytes, bytearray)):
         raise PyToRustValueMappingError(
             "copy_records_to_table: records must be an iterable of sequences")
+    if columns is not None and not isinstance(columns, str):
+        columns = list(columns)   # used twice below: an iterator would be empty the second time
     sql = _copy_sql(table_name, columns, schema_name)
     names, oids, type_names = await _column_types(pg, table_name, columns, schema_name, context)
     # Raises PyToRustValueMappingError naming the column for a type we cannot

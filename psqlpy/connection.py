@@ -98,6 +98,22 @@ class _QueryMethods:
             rows = [p for _, p in seq]
         await pg.execute_many(query, rows, prepared is not False, self._error_context)
 
+    async def binary_copy_to_table(self, source, table_name: str, columns=None,
+                                   schema_name=None) -> int:
+        """COPY binary data (bytes-like, a file-like object with a sync or async
+        read(), or an iterable of bytes) into the table; returns the row count."""
+        from ._copy import binary_copy_to_table
+        return await binary_copy_to_table(self._pg(), source, table_name, columns,
+                                          schema_name, self._error_context)
+
+    async def copy_records_to_table(self, table_name: str, records, columns=None,
+                                    schema_name=None) -> int:
+        """Insert ``records`` (sequences of column values) with a binary COPY;
+        returns the number of rows inserted."""
+        from ._copy import copy_records_to_table
+        return await copy_records_to_table(self._pg(), table_name, records, columns,
+                                           schema_name, self._error_context)
+
     async def in_transaction(self) -> bool:
         return self._pg().transaction_status != "I"
 
@@ -173,22 +189,6 @@ class Connection(_QueryMethods):
         query, params = bind_parameters(querystring, parameters)
         st = await pg.statement_for(query, True, self._error_context)
         return PreparedStatement(self, st, params)
-
-    async def binary_copy_to_table(self, source, table_name: str, columns=None,
-                                   schema_name=None) -> int:
-        """COPY binary data (bytes-like, a file-like object with a sync or async
-        read(), or an iterable of bytes) into the table; returns the row count."""
-        from ._copy import binary_copy_to_table
-        return await binary_copy_to_table(self._pg(), source, table_name, columns,
-                                          schema_name, self._error_context)
-
-    async def copy_records_to_table(self, table_name: str, records, columns=None,
-                                    schema_name=None) -> int:
-        """Insert ``records`` (sequences of column values) with a binary COPY;
-        returns the number of rows inserted."""
-        from ._copy import copy_records_to_table
-        return await copy_records_to_table(self._pg(), table_name, records, columns,
-                                           schema_name, self._error_context)
 
     def close(self) -> None:
         """Return the connection to its pool, or close it when it has none."""

@@ -278,10 +278,7 @@ class Listener:
 
     @staticmethod
     def _quote_channel(channel) -> str:
-        try:
-            return quote_ident(channel, "channel name")
-        except (TypeError, ValueError) as e:
-            raise ListenerCallbackError(f"invalid channel name: {e}") from None
+        return quote_ident(channel, "channel name", ListenerCallbackError)
 
     async def clear_channel_callbacks(self, channel: str) -> None:
         sql = "UNLISTEN " + self._quote_channel(channel)

@@ -79,10 +79,7 @@ class Transaction(_QueryMethods):
 
     @staticmethod
     def _savepoint(name) -> str:
-        try:
-            return quote_ident(name, "savepoint name")
-        except (TypeError, ValueError) as e:
-            raise TransactionSavepointError(f"invalid savepoint name: {e}") from None
+        return quote_ident(name, "savepoint name", TransactionSavepointError)
 
     async def create_savepoint(self, savepoint_name: str) -> None:
         await self._pg().simple_query(
@@ -142,22 +139,6 @@ class Transaction(_QueryMethods):
             st = req.statement
             results.append(QueryResult(st.column_names, req.rows, req.tag, st.columns))
         return results
-
-    async def binary_copy_to_table(self, source, table_name: str, columns=None,
-                                   schema_name=None) -> int:
-        """COPY binary data (bytes-like, a file-like object with a sync or async
-        read(), or an iterable of bytes) into the table; returns the row count."""
-        from ._copy import binary_copy_to_table
-        return await binary_copy_to_table(self._pg(), source, table_name, columns,
-                                          schema_name, self._error_context)
-
-    async def copy_records_to_table(self, table_name: str, records, columns=None,
-                                    schema_name=None) -> int:
-        """Insert ``records`` (sequences of column values) with a binary COPY;
-        returns the number of rows inserted."""
-        from ._copy import copy_records_to_table
-        return await copy_records_to_table(self._pg(), table_name, records, columns,
-                                           schema_name, self._error_context)
 
     def cursor(self, querystring=None, parameters=None, array_size=None):
         from .cursor import Cursor

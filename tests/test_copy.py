@@ -128,6 +128,10 @@ async def test_records_columns_subset_order_and_defaults(conn):
     assert n == 2
     got = (await conn.fetch("SELECT id, a, b, c FROM t ORDER BY id")).result(as_tuple=True)
     assert got == [(1, 1, "dflt", 10), (2, 2, "dflt", 20)]
+    # columns given as an iterator: read once, used for the target and the encoders
+    n = await conn.copy_records_to_table("t", [(30, 3)], columns=iter(["c", "a"]))
+    assert n == 1
+    assert await conn.fetch_val("SELECT c FROM t WHERE a = 3") == 30
 
 
 async def test_records_mappings_records_and_generators(conn):
