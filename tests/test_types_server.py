@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Literal
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import psqlpy
 from psqlpy import extra_types as et
@@ -444,6 +444,12 @@ def test_prop_dates(sync_conn, d):
     [UTC, IST, dt.timezone(dt.timedelta(hours=-7)), dt.timezone(dt.timedelta(hours=13, minutes=45))])))
 def test_prop_timestamps(sync_conn, naive, aware):
     assert sync_conn("SELECT $1::timestamp", [naive]) == naive
+    try:
+        aware.astimezone(UTC)
+    except OverflowError:
+        # Year 1 east of UTC is a BC instant: the server keeps it, Python's
+        # datetime cannot hold it on the way back (test_timestamptz_before_year_1).
+        assume(False)
     got = sync_conn("SELECT $1::timestamptz", [aware])
     assert got == aware and got.tzinfo == UTC
     if 1950 <= aware.year <= 9990:
@@ -542,3 +548,19 @@ async def test_timestamptz_offsets_are_per_value_across_timezones(conn):
         "SELECT (t AT TIME ZONE 'UTC') AS u FROM tz_mix ORDER BY i")).result()
     assert [r["u"] for r in texts] == utc
     assert utc[2].hour == 11 and utc[3].hour == 10 and utc[5] == dt.datetime(2024, 1, 1, 17, 30)
+
+
+async def test_timestamptz_before_year_1(conn):
+    # datetime.min east of UTC is a real instant in 1 BC, not -infinity; it is
+    # stored as such and comes back as a typed error, never as a wrong value.
+    ist_min = dt.datetime.min.replace(tzinfo=IST)
+    assert await conn.fetch_val("SELECT $1::timestamptz = '0001-01-01 00:00+05:30'", [ist_min]) is True
+    assert await conn.fetch_val("SELECT isfinite($1::timestamptz)", [ist_min]) is True
+    with pytest.raises(exc.RustToPyValueMappingError):
+        await conn.fetch_val("SELECT $1::timestamptz", [ist_min])
+    # As UTC (or naive) they still stand for -infinity / infinity.
+    assert await conn.fetch_val("SELECT $1::timestamptz::text", [dt.datetime.min.replace(tzinfo=UTC)]) == "-infinity"
+    assert await conn.fetch_val("SELECT $1::timestamptz::text", [dt.datetime.max.replace(tzinfo=UTC)]) == "infinity"
+    plus = dt.datetime.max.replace(tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert await conn.fetch_val("SELECT $1::timestamptz", [plus]) == plus
+

@@ -272,7 +272,7 @@ cdef object _dec_timestamptz(const char* data, Py_ssize_t n):
 
 
 cdef int _enc_ts(WriteBuffer buf, object value, bint with_tz) except -1:
-    cdef int64_t v
+    cdef int64_t v, off
     cdef bint is_dt
     if not PyDate_Check(value):
         if with_tz:
@@ -281,14 +281,19 @@ cdef int _enc_ts(WriteBuffer buf, object value, bint with_tz) except -1:
         return _raise_encode("timestamp", "timestamp without time zone", value,
                              "expected datetime.datetime (or str)")
     is_dt = PyDateTime_Check(value)
-    if _is_date_max(value) and (not is_dt or (
+    # datetime.min/max stand for -infinity/infinity only as UTC (or naive)
+    # values: with another offset they are ordinary instants.
+    off = 0
+    if is_dt and with_tz and datetime_tzinfo(value) is not None:
+        off = _dt_offset_usecs(value)
+    if off == 0 and _is_date_max(value) and (not is_dt or (
             PyDateTime_DATE_GET_HOUR(value) == 23 and PyDateTime_DATE_GET_MINUTE(value) == 59
             and PyDateTime_DATE_GET_SECOND(value) == 59
             and PyDateTime_DATE_GET_MICROSECOND(value) == 999999)):
         return buf.write_int64(TS_POS_INF)
     v = _pg_days(value) * USECS_PER_DAY
     if is_dt:
-        if _is_date_min(value) and PyDateTime_DATE_GET_HOUR(value) == 0 \
+        if off == 0 and _is_date_min(value) and PyDateTime_DATE_GET_HOUR(value) == 0 \
                 and PyDateTime_DATE_GET_MINUTE(value) == 0 \
                 and PyDateTime_DATE_GET_SECOND(value) == 0 \
                 and PyDateTime_DATE_GET_MICROSECOND(value) == 0:
@@ -296,9 +301,7 @@ cdef int _enc_ts(WriteBuffer buf, object value, bint with_tz) except -1:
         v += ((<int64_t>PyDateTime_DATE_GET_HOUR(value) * 60
                + PyDateTime_DATE_GET_MINUTE(value)) * 60
               + PyDateTime_DATE_GET_SECOND(value)) * USECS_PER_SEC \
-             + PyDateTime_DATE_GET_MICROSECOND(value)
-        if with_tz and datetime_tzinfo(value) is not None:
-            v -= _dt_offset_usecs(value)
+             + PyDateTime_DATE_GET_MICROSECOND(value) - off
     elif _is_date_min(value):
         return buf.write_int64(TS_NEG_INF)
     return buf.write_int64(v)
