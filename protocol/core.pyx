@@ -196,6 +196,14 @@ cdef class CoreProtocol:
                 self._dispatch(mtype, &body)
         except BaseException as e:
             self._fatal(e)
+        # Notification drains start once the read is parsed (they may run
+        # callbacks right away); also after a fatal error, for what was
+        # routed before it.
+        if self.router is not None and self.router.has_ready():
+            try:
+                self.router.flush()
+            except BaseException as e:
+                self._fatal(e)
 
     cdef int _fatal(self, object exc) except -1:
         if self._state == ST_CLOSED:

@@ -8,6 +8,9 @@
 # backpressure limit.  Python is called only to wake something up: a channel
 # whose queue has no drain running, or an iterator waiting on an empty
 # backlog; in a burst that is once per socket read, not once per message.
+# The channel wake-ups wait until the core has parsed the whole read
+# (``flush``), so what they run (the Listener delivers right there when it
+# can) never re-enters a half-parsed buffer.
 #
 # Delivery to callbacks is here too (``deliver``): it calls each callback and
 # drives the coroutine it returns with PyIter_Send, so a callback that
@@ -72,8 +75,10 @@ cdef class NotificationRouter:
     ``add_channel``/``remove_channel`` declare the channels that have
     callbacks.  While ``callbacks_enabled`` is true, a notification on such a
     channel goes to that channel's deque and, when no drain is running for
-    it, ``on_channel(channel, deque)`` is called once to start one; the drain
-    reports ``drained(channel)`` when it stops.  Every other notification
+    it, ``on_channel(channel, deque)`` is called once to start one, by
+    ``flush()`` (the core calls it after each read it parsed; ``route()``
+    and ``reroute_backlog()`` call it themselves); the drain reports
+    ``drained(channel)`` when it stops.  Every other notification
     goes to ``backlog``; ``on_backlog()`` is called when ``backlog_waiter``
     is set (an iterator is waiting), which clears it.
 
@@ -84,6 +89,7 @@ cdef class NotificationRouter:
     cdef:
         dict _queues
         set _draining
+        list _ready                   # (channel, deque): drains flush() starts
         set _warned
         readonly object backlog
         public bint callbacks_enabled
@@ -107,6 +113,7 @@ cdef class NotificationRouter:
             raise ValueError("max_buffered must be at least 1")
         self._queues = {}
         self._draining = set()
+        self._ready = []
         self._warned = set()
         self.backlog = deque()
         self.max_buffered = max_buffered
@@ -158,7 +165,7 @@ cdef class NotificationRouter:
                 q.append(msg)
                 if ch not in self._draining:
                     self._draining.add(ch)
-                    self.on_channel(ch, q)
+                    self._ready.append((ch, q))
                 return 0
             if ch not in self._warned:
                 self._warned.add(ch)
@@ -172,8 +179,25 @@ cdef class NotificationRouter:
         return 0
 
     def route(self, ListenerNotificationMsg msg):
-        """Route one message (counts it); True when the limit is reached."""
-        return self.route_msg(msg)
+        """Route one message (counts it) and flush; True when the limit is reached."""
+        full = self.route_msg(msg)
+        self.flush()
+        return full
+
+    cdef inline bint has_ready(self):
+        return len(self._ready) != 0
+
+    def flush(self):
+        """Start the drains that routing asked for: ``on_channel`` once per
+        channel, in the order their first notification came."""
+        cdef tuple item
+        while self._ready:
+            # Swapped out first: a drain run from on_channel may route (and
+            # flush) again.
+            ready = self._ready
+            self._ready = []
+            for item in ready:
+                self.on_channel(item[0], item[1])
 
     # ---- the consumers' side ----------------------------------------------------
 
@@ -199,6 +223,7 @@ cdef class NotificationRouter:
         self.backlog = deque()
         for msg in pending:
             self._route(msg)
+        self.flush()
 
     def deliver(self, str channel, q, ListenerNotificationMsg msg=None, Py_ssize_t start=0):
         """Run the callbacks of ``channel`` for the messages queued in ``q``

@@ -9,7 +9,12 @@ one of two bounded places without entering the interpreter:
   by that channel's worker task, which awaits each registered callback in
   registration order.  Channels run concurrently; within a channel, delivery
   order is send order.  The router calls ``_start_worker`` only when a
-  channel's queue has no worker: once per burst, not once per message.
+  channel's queue has no drain running: once per read, not once per message.
+  When the channel's worker is idle, the callbacks run right there, in the
+  read that brought the notification, on the worker's behalf (its context,
+  and it is the current task); only a callback that suspends is handed to
+  the worker to await.  That skips a trip through the event loop's ready
+  queue, behind whatever else is ready: the NOTIFY-to-callback latency.
 * otherwise: the backlog that ``async for msg in listener`` reads.
   Notifications that arrive before the first ``__anext__`` (or while
   ``abort_listen()`` has stopped callbacks) wait there, and are handed to the
@@ -34,10 +39,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import dataclasses
 import inspect
 import logging
 import random
+import sys
 import time
 import types
 
@@ -52,6 +59,12 @@ from .exceptions import (
 from .protocol import ListenerNotificationMsg, NotificationRouter
 
 log = logging.getLogger("psqlpy.listener")
+
+# Running a callback on an idle worker's behalf needs the worker's own
+# context, which only a task created with ``context=`` (3.11) lets us hold.
+_DELIVER_IN_READ = sys.version_info >= (3, 11)
+_enter_task = asyncio.tasks._enter_task
+_leave_task = asyncio.tasks._leave_task
 
 __all__ = ["Listener", "ListenerNotificationMsg", "ListenerGap"]
 
@@ -74,23 +87,25 @@ class ListenerGap:
 
 
 @types.coroutine
-def _finish(coro, yielded):
+def _finish(coro, yielded, thrown=None):
     """Await the rest of a coroutine that already ran up to its first
     suspension, where it yielded ``yielded`` (a hand-written ``yield from``:
-    what is sent or thrown in goes to the coroutine)."""
+    what is sent or thrown in goes to the coroutine).  With ``thrown``, that
+    is thrown into it first."""
     while True:
-        try:
-            sent = yield yielded
-        except BaseException as e:   # thrown in: CancelledError, GeneratorExit
+        if thrown is None:
             try:
-                yielded = coro.throw(e)
-            except StopIteration as stop:
-                return stop.value
+                sent = yield yielded
+            except BaseException as e:   # thrown in: CancelledError, GeneratorExit
+                thrown = e
+                continue
+            step, arg = coro.send, sent
         else:
-            try:
-                yielded = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
+            step, arg, thrown = coro.throw, thrown, None
+        try:
+            yielded = step(arg)
+        except StopIteration as stop:
+            return stop.value
 
 
 class _ListenerConnection(Connection):
@@ -131,6 +146,7 @@ class Listener:
 
         self._queue_waiter: asyncio.Future | None = None
         self._workers: dict[str, asyncio.Task] = {}
+        self._contexts: dict[str, contextvars.Context] = {}   # each worker's
         self._idle: dict[str, asyncio.Future] = {}    # idle workers wait here
         self._reading_paused = False
         self._tasks: set[asyncio.Task] = set()
@@ -240,6 +256,7 @@ class Listener:
         for t in list(self._workers.values()):
             t.cancel()
         self._workers.clear()
+        self._contexts.clear()
         self._idle.clear()
         pg, self._pg = self._pg, None
         self._conn = None
@@ -322,14 +339,60 @@ class Listener:
     # ---- the notification path -----------------------------------------------------
 
     def _start_worker(self, channel: str, q: collections.deque) -> None:
-        # Called by the router when a channel's queue has no worker running.
-        # An idle worker is woken (a future, not a new task: that is the
-        # latency of the next notification on a quiet channel).
+        # Called by the router, after the core parsed a read, when a
+        # channel's queue has no drain running.  With the channel's worker
+        # idle the callbacks run now; else the worker is woken (a future,
+        # not a new task: the latency of the next notification on a quiet
+        # channel) or started.
         w = self._idle.pop(channel, None)
         if w is not None and not w.done():
-            w.set_result(q)
+            if not self._deliver_now(channel, q, w):
+                w.set_result(q)
             return
-        self._workers[channel] = self._spawn(self._channel_worker(channel, q))
+        coro = self._channel_worker(channel, q)
+        loop = asyncio.get_running_loop()
+        if _DELIVER_IN_READ:
+            ctx = self._contexts[channel] = contextvars.copy_context()
+            task = loop.create_task(coro, context=ctx)
+        else:
+            task = loop.create_task(coro)
+        self._workers[channel] = self._track(task)
+
+    def _deliver_now(self, channel: str, q: collections.deque, w: asyncio.Future) -> bool:
+        """Run ``channel``'s callbacks for ``q`` as its idle worker would
+        (``w`` is the future it waits on): in its context, with it as the
+        current task, so ``asyncio.current_task()`` and ``asyncio.timeout()``
+        in a callback see the worker.  Anything but a clean drain (a callback
+        suspended, delivery was stopped, the channel changed) is handed to
+        the worker through ``w``.  False when it cannot run here: the read
+        was fed from inside a task, or the worker has no context of ours."""
+        ctx = self._contexts.get(channel)
+        task = self._workers.get(channel)
+        if ctx is None or task is None:
+            return False
+        loop = task.get_loop()
+        try:
+            _enter_task(loop, task)
+        except RuntimeError:      # another task is running: this read came through it
+            return False
+        router = self._router
+        try:
+            pending = ctx.run(router.deliver, channel, q)
+        except BaseException as e:   # not an Exception (deliver logs those): the worker raises it
+            w.set_result((q, None, e))
+            return True
+        finally:
+            _leave_task(loop, task)
+        if pending is None and not q and router.callbacks_enabled and router.queue(channel) is q:
+            router.drained(channel)    # over: the next notification starts a drain again
+            self._idle[channel] = w
+        else:
+            w.set_result((q, pending, None))
+        if self._reading_paused and router.buffered <= router.resume_at:
+            # Not from here: resuming parses the rest of the buffer, and we
+            # are at the end of parsing a read.
+            loop.call_soon(self._resume_reading)
+        return True
 
     def _stop_idle_workers(self, channel: str | None = None) -> None:
         for ch in ([channel] if channel is not None else list(self._idle)):
@@ -345,10 +408,12 @@ class Listener:
     async def _channel_worker(self, channel: str, q: collections.deque | None) -> None:
         router = self._router
         loop = asyncio.get_running_loop()
+        pending = thrown = None
         try:
             while q is not None:
-                pending = None
-                while router.callbacks_enabled:
+                # A suspended callback is finished even when abort_listen()
+                # came meanwhile: its message's delivery had begun.
+                while pending is not None or router.callbacks_enabled:
                     # The router runs every callback that finishes without
                     # suspending; one that suspends comes back here to be
                     # awaited in this task, then delivery goes on where it
@@ -359,8 +424,9 @@ class Listener:
                         pending = router.deliver(channel, q)
                     else:
                         coro, yielded, msg, nxt = pending
+                        t, thrown = thrown, None
                         try:
-                            await _finish(coro, yielded)
+                            await _finish(coro, yielded, t)
                         except asyncio.CancelledError:
                             raise
                         except Exception as e:
@@ -376,9 +442,24 @@ class Listener:
                 if router.queue(channel) is None:
                     break          # the channel's callbacks were cleared
                 # Idle: wait for the router to hand over the next burst
-                # (None: stop).
+                # (None: stop), or _deliver_now what it left to do.
                 w = self._idle[channel] = loop.create_future()
-                q = await w
+                try:
+                    r = await w
+                except asyncio.CancelledError as e:
+                    # Cancelled after _deliver_now handed over a suspended
+                    # callback (its asyncio.timeout() expired, say): the
+                    # cancellation is the callback's to handle.
+                    r = w.result() if w.done() and not w.cancelled() else None
+                    if type(r) is not tuple or r[1] is None:
+                        raise
+                    thrown = e
+                if type(r) is tuple:
+                    q, pending, exc = r
+                    if exc is not None:
+                        raise exc
+                else:
+                    q = r
         finally:
             if self._workers.get(channel) is asyncio.current_task():
                 del self._workers[channel]
@@ -532,7 +613,9 @@ class Listener:
                 pg.terminate()
 
     def _spawn(self, coro) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro)
+        return self._track(asyncio.get_running_loop().create_task(coro))
+
+    def _track(self, task: asyncio.Task) -> asyncio.Task:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

@@ -2,6 +2,7 @@
 finish at once and callbacks that suspend, in order, in a task, with errors
 logged; plus the router on its own (sans-IO)."""
 import asyncio
+import contextvars
 import logging
 import sys
 from collections import deque
@@ -339,4 +340,110 @@ async def test_buffered_notifications_survive_a_reconnect_in_callback_mode(pool,
         assert listener.buffered == 0
     finally:
         conn.close()
+        await listener.shutdown()
+
+
+# ---- delivery inside the read ------------------------------------------------------------
+
+async def _started(pool, channel, *callbacks):
+    listener = pool.listener()
+    for cb in callbacks:
+        await listener.add_callback(channel, cb)
+    await listener.startup()
+    listener.listen()
+    return listener
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 always wakes the worker")
+async def test_an_idle_channel_runs_its_callbacks_inside_the_read(pool):
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
+    seen = []
+
+    async def cb(conn, payload, channel, pid):
+        var.set(var.get() + 1)                  # the worker's context carries over
+        seen.append((payload, asyncio.current_task(), var.get()))
+
+    listener = await _started(pool, "inread", cb)
+    conn = await pool.connection()
+    try:
+        await conn.execute("SELECT pg_notify('inread', 'first')")   # starts the worker
+        await _wait_for(lambda: len(seen) == 1)
+        await asyncio.sleep(0.05)                                    # it is idle now
+        core = listener._pg.core
+        after_feed = []
+
+        def read():   # what the transport does with a read, outside any task
+            core.feed(_notification(1, "inread", "fed"))
+            after_feed.append(list(seen))
+
+        asyncio.get_running_loop().call_soon(read)
+        await _wait_for(lambda: after_feed)
+        assert [p for p, _, _ in after_feed[0]] == ["first", "fed"]  # ran inside feed()
+        await conn.execute("SELECT pg_notify('inread', 'third')")
+        await _wait_for(lambda: len(seen) == 3)
+        worker = seen[0][1]
+        assert worker is not None and not worker.done()
+        assert [(p, t is worker, v) for p, t, v in seen] == [
+            ("first", True, 1), ("fed", True, 2), ("third", True, 3)]
+        assert listener.buffered == 0
+    finally:
+        conn.close()
+        await listener.shutdown()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is 3.11+")
+@pytest.mark.parametrize("delay", [0, 0.01])
+async def test_asyncio_timeout_in_a_callback_run_inside_the_read(pool, delay):
+    outcomes: list[tuple[str, str]] = []
+
+    async def cb(conn, payload, channel, pid):
+        if sys.version_info >= (3, 11):
+            try:
+                async with asyncio.timeout(delay):   # 0: expires before the worker takes over
+                    await asyncio.sleep(5)
+                outcomes.append((payload, "slept"))
+            except TimeoutError:
+                outcomes.append((payload, "timeout"))
+
+    listener = await _started(pool, "tmo", cb)
+    conn = await pool.connection()
+    try:
+        for i in range(3):   # the first starts the worker; the rest find it idle
+            await conn.execute(f"SELECT pg_notify('tmo', '{i}')")
+            await _wait_for(lambda: len(outcomes) == i + 1)
+            await asyncio.sleep(0.02)
+        assert outcomes == [("0", "timeout"), ("1", "timeout"), ("2", "timeout")]
+        worker = listener._workers["tmo"]
+        assert not worker.done() and worker.cancelling() == 0
+    finally:
+        conn.close()
+        await listener.shutdown()
+
+
+async def test_abort_listen_from_a_suspending_callback_finishes_that_message(pool):
+    got = []
+
+    async def first(conn, payload, channel, pid):
+        if payload == "2":
+            listener.abort_listen()
+            await asyncio.sleep(0)
+        got.append(("first", payload))
+
+    async def second(conn, payload, channel, pid):
+        got.append(("second", payload))
+
+    listener = await _started(pool, "abort2", first, second)
+    try:
+        await _notify_many(pool, "abort2", 4)
+        await _wait_for(lambda: listener.buffered == 2 and len(got) == 4)
+        await asyncio.sleep(0.05)
+        # The message whose delivery began gets all its callbacks; the rest wait.
+        assert got == [("first", "1"), ("second", "1"), ("first", "2"), ("second", "2")]
+        rest = []
+        async for msg in listener:
+            rest.append(msg.payload)
+            if len(rest) == 2:
+                break
+        assert rest == ["3", "4"]
+    finally:
         await listener.shutdown()
