@@ -61,10 +61,13 @@ from .protocol import ListenerNotificationMsg, NotificationRouter
 log = logging.getLogger("psqlpy.listener")
 
 # Running a callback on an idle worker's behalf needs the worker's own
-# context, which only a task created with ``context=`` (3.11) lets us hold.
-_DELIVER_IN_READ = sys.version_info >= (3, 11)
-_enter_task = asyncio.tasks._enter_task
-_leave_task = asyncio.tasks._leave_task
+# context, which only a task created with ``context=`` (3.11) lets us hold,
+# and asyncio's hooks that make a task the current one (what Task does
+# around each step).  Without them the worker is woken instead.
+_enter_task = getattr(asyncio.tasks, "_enter_task", None)
+_leave_task = getattr(asyncio.tasks, "_leave_task", None)
+_DELIVER_IN_READ = (sys.version_info >= (3, 11) and _enter_task is not None
+                    and _leave_task is not None)
 
 __all__ = ["Listener", "ListenerNotificationMsg", "ListenerGap"]
 
@@ -463,6 +466,7 @@ class Listener:
         finally:
             if self._workers.get(channel) is asyncio.current_task():
                 del self._workers[channel]
+                self._contexts.pop(channel, None)
             if router.drained(channel):
                 # More arrived after the loop ended: a new worker takes over.
                 self._start_worker(channel, router.queue(channel))

@@ -447,3 +447,55 @@ async def test_abort_listen_from_a_suspending_callback_finishes_that_message(poo
         assert rest == ["3", "4"]
     finally:
         await listener.shutdown()
+
+
+async def test_a_query_from_a_callback_run_inside_the_read(pool):
+    got = []
+
+    async def cb(connection, payload, channel, pid):
+        # Sent from inside the read; the reply comes in a later one.
+        got.append((payload, await connection.fetch_val("SELECT $1::text || '!'", [payload])))
+
+    listener = await _started(pool, "qread", cb)
+    conn = await pool.connection()
+    try:
+        for i in range(20):   # one at a time: the worker is idle for each but the first
+            await conn.execute(f"SELECT pg_notify('qread', '{i}')")
+            await _wait_for(lambda: len(got) == i + 1)
+        await conn.execute("SELECT pg_notify('qread', 'b' || g) FROM generate_series(1, 50) g")
+        await _wait_for(lambda: len(got) == 70)
+        assert got == ([(str(i), f"{i}!") for i in range(20)]
+                       + [(f"b{i}", f"b{i}!") for i in range(1, 51)])
+        assert listener.buffered == 0
+    finally:
+        conn.close()
+        await listener.shutdown()
+
+
+async def test_backpressure_with_callbacks_that_never_suspend(pool):
+    # Every callback finishes inside the read: the router fills, parsing
+    # stops, and reading resumes once the read's notifications are delivered.
+    listener = pool.listener(max_buffered=8)
+    got = []
+    peak = 0
+
+    async def cb(conn, payload, channel, pid):
+        nonlocal peak
+        peak = max(peak, listener.buffered)
+        got.append(int(payload))
+
+    await listener.add_callback("bpsync", cb)
+    await listener.startup()
+    listener.listen()
+    try:
+        await _notify_many(pool, "bpsync", 1)       # the worker exists and is idle
+        await _wait_for(lambda: len(got) == 1)
+        await asyncio.sleep(0.02)
+        await _notify_many(pool, "bpsync", 3000)
+        await _wait_for(lambda: len(got) == 3001, timeout=30)
+        assert got == [1] + list(range(1, 3001))
+        assert peak <= 8
+        await asyncio.sleep(0.02)
+        assert not listener._reading_paused and listener.buffered == 0
+    finally:
+        await listener.shutdown()
