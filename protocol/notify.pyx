@@ -189,15 +189,25 @@ cdef class NotificationRouter:
 
     def flush(self):
         """Start the drains that routing asked for: ``on_channel`` once per
-        channel, in the order their first notification came."""
+        channel, in the order their first notification came.  When one
+        raises, the others still start, that channel is left undrained (its
+        next notification tries again) and the first error is raised."""
         cdef tuple item
+        error = None
         while self._ready:
             # Swapped out first: a drain run from on_channel may route (and
             # flush) again.
             ready = self._ready
             self._ready = []
             for item in ready:
-                self.on_channel(item[0], item[1])
+                try:
+                    self.on_channel(item[0], item[1])
+                except BaseException as e:
+                    self._draining.discard(item[0])
+                    if error is None:
+                        error = e
+        if error is not None:
+            raise error
 
     # ---- the consumers' side ----------------------------------------------------
 

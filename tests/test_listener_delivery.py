@@ -264,6 +264,33 @@ def test_router_reroutes_backlog_in_order_on_enable():
     assert [m.payload for m in router.backlog] == ["0", "2", "1"]
 
 
+def test_router_flush_starts_every_drain_when_one_fails():
+    router = NotificationRouter()
+    started: list[str] = []
+
+    def on_channel(ch, q):
+        if ch == "bad" and not started.count("bad-retry"):
+            started.append("bad-retry")
+            raise RuntimeError("cannot start")
+        started.append(ch)
+
+    router.on_channel = on_channel
+    for ch in ("bad", "good"):
+        router.add_channel(ch)
+    router.callbacks_enabled = True
+    core = CoreProtocol()
+    core.router = router
+    core.end_startup()
+    fatal: list[BaseException] = []
+    core.fatal_handler = fatal.append
+    core.feed(_notification(1, "bad", "1") + _notification(1, "good", "2"))
+    assert started == ["bad-retry", "good"]        # the failure did not stop "good"
+    assert len(fatal) == 1 and "cannot start" in str(fatal[0])
+    # "bad" is not left marked as draining: its next notification starts one.
+    router.route(ListenerNotificationMsg(1, "bad", "3"))
+    assert started[-1] == "bad"
+
+
 async def test_idle_worker_is_reused_and_stopped_when_not_needed(pool):
     listener = pool.listener()
     tasks: list[tuple[str, asyncio.Task]] = []
