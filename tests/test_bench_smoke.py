@@ -48,3 +48,14 @@ def test_worker_reports_na_for_missing_copy(dsn):
         capture_output=True, text=True, timeout=30, cwd=ROOT)
     (r,) = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     assert r["status"] == "n/a" and "copy_records_to_table" in r["reason"]
+
+
+def test_notify_delivery_cost_script(dsn):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "notify_delivery_cost.py"),
+         "--driver", "ours", "--dsn", dsn, "--n", "300", "--loops", "asyncio"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (line,) = proc.stdout.splitlines()
+    assert line.startswith("ours     asyncio  read -> callback: p50 ")
+    assert "(270 samples)" in line
