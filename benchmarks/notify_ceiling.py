@@ -25,6 +25,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
+from server import server_dsn  # noqa: E402
 from spec import CHANNEL  # noqa: E402
 from worker import notify_batch_sql  # noqa: E402
 
@@ -89,21 +90,11 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args(argv)
-    cluster = None
-    dsn = args.dsn
-    if dsn is None:
-        sys.path.insert(0, os.path.join(ROOT, "tests"))
-        from pgcluster import PgCluster
-        cluster = PgCluster().start()
-        dsn = cluster.dsn(sslmode="disable")
-    try:
+    with server_dsn(args.dsn) as dsn:
         for size in (32, 1024):
             rates = asyncio.run(ceiling(dsn, args.n, size, args.rounds))
             print(f"{size:5d} B payloads: server sends {statistics.median(rates):,.0f} notifications/s "
                   f"(median of {len(rates)}; {min(rates):,.0f}-{max(rates):,.0f}) to a byte counter")
-    finally:
-        if cluster is not None:
-            cluster.stop()
     return 0
 
 

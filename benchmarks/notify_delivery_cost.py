@@ -23,7 +23,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
+
+from server import server_dsn  # noqa: E402
 
 CHANNEL = "delivery_cost"
 
@@ -90,14 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=20_000)
     ap.add_argument("--loops", default="asyncio,uvloop")
     args = ap.parse_args(argv)
-    cluster = None
-    dsn = args.dsn
-    if dsn is None:
-        sys.path.insert(0, os.path.join(ROOT, "tests"))
-        from pgcluster import PgCluster
-        cluster = PgCluster().start()
-        dsn = cluster.dsn(sslmode="disable")
-    try:
+    with server_dsn(args.dsn) as dsn:
         for loop_name in args.loops.split(","):
             if loop_name == "uvloop":
                 import uvloop
@@ -107,9 +103,6 @@ def main(argv=None) -> int:
             s = run(measure(args.driver, dsn, args.n))
             print(f"{args.driver:8s} {loop_name:8s} read -> callback: p50 {s[len(s) // 2] / 1000:.2f} us, "
                   f"p99 {s[int(len(s) * 0.99)] / 1000:.2f} us ({len(s)} samples)")
-    finally:
-        if cluster is not None:
-            cluster.stop()
     return 0
 
 

@@ -35,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+from server import server_dsn  # noqa: E402
 from spec import BASELINE, DRIVERS, SIZES, WORKLOADS, cpu_model, expand, metrics_of  # noqa: E402
 
 WORKER = os.path.join(HERE, "worker.py")
@@ -96,14 +97,6 @@ def check_ours(py: str) -> None:
     proc = subprocess.run([py, "-c", "import psqlpy.protocol"], cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit("ours is not built: run `make build` (or use `make bench`)\n" + proc.stderr[-800:])
-
-
-def start_cluster():
-    sys.path.insert(0, os.path.join(ROOT, "tests"))
-    from pgcluster import PgCluster
-    log("starting a throwaway PostgreSQL cluster ...")
-    cluster = PgCluster().start()
-    return cluster, cluster.dsn(sslmode="disable")
 
 
 def machine_info() -> dict:
@@ -373,11 +366,7 @@ def main(argv=None) -> int:
         args.timeout = 120.0 if args.quick else 600.0
 
     check_ours(sys.executable)
-    cluster = None
-    dsn = args.dsn
-    if not dsn:
-        cluster, dsn = start_cluster()
-    try:
+    with server_dsn(args.dsn, announce=log) as dsn:
         if args.profile:
             return profile(args, dsn)
 
@@ -467,9 +456,6 @@ def main(argv=None) -> int:
             shutil.copyfile(p, os.path.join(RESULTS, "latest" + p[len(base):]))
         log("wrote " + ", ".join(os.path.relpath(p, ROOT) for p in written) + " (and latest.*)")
         return 1 if problems else 0
-    finally:
-        if cluster is not None:
-            cluster.stop()
 
 
 if __name__ == "__main__":

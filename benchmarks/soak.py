@@ -21,9 +21,10 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path.insert(0, HERE)
 
 import psqlpy  # noqa: E402
+from server import server_dsn  # noqa: E402
 
 CHANNEL = "soak_chan"
 BATCH = 10_000
@@ -149,20 +150,11 @@ async def queries(dsn, total, every, tasks=50):
 
 
 async def main(args):
-    dsn = args.dsn
-    cluster = None
-    if dsn is None:
-        from pgcluster import PgCluster
-        cluster = PgCluster().start()
-        dsn = cluster.dsn(sslmode="disable")
-    try:
+    with server_dsn(args.dsn) as dsn:
         gc.collect()
         print(f"start RSS {rss_kb() / 1024:.1f} MB, loop {type(asyncio.get_running_loop()).__module__}")
         ns = await notifications(dsn, args.notifications, args.every_notify)
         qs = await queries(dsn, args.queries, args.every_query)
-    finally:
-        if cluster is not None:
-            cluster.stop()
     ok = True
     for name, samples, unit in (("notifications", ns, "notifications"), ("queries", qs, "queries")):
         show(name, samples, unit)
