@@ -122,14 +122,17 @@ class PgConnection:
         if self._drain is not None:
             await self._wait_drain()
         self._check_open()
-        if self.before_request is not None:
-            self.before_request()
         fut = self.loop.create_future()
         req = _proto.Request(kind, fut, statement)
         if copy_in_handler is not None:
             req.copy_in_handler = copy_in_handler
         self.core.push_request(req)
         self.transport.write(data)
+        if self.before_request is not None:
+            # After the push: what it parses must see a request in flight (a
+            # listener's core then keeps reading past a full router); after
+            # the write: what it wakes may send queries of its own.
+            self.before_request()
         try:
             return await fut
         except asyncio.CancelledError:
@@ -320,13 +323,13 @@ class PgConnection:
         if self._drain is not None:
             await self._wait_drain()
         self._check_open()
-        if self.before_request is not None:
-            self.before_request()
         first = _proto.build_execute_many(st, seq[:batch_size], False)   # encode errors cost nothing yet
         fut = self.loop.create_future()
         req = _proto.Request(_proto.REQUEST_EXTENDED, fut, st)
         self.core.push_request(req)
         self.transport.write(first)
+        if self.before_request is not None:
+            self.before_request()
         try:
             for i in range(batch_size, len(seq), batch_size):
                 # Encode the next batch while the kernel still sends the last.

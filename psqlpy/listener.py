@@ -150,6 +150,7 @@ class Listener:
         self._queue_waiter: asyncio.Future | None = None
         self._workers: dict[str, asyncio.Task] = {}
         self._contexts: dict[str, contextvars.Context] = {}   # each worker's
+        self._handoff: dict[str, tuple] = {}   # channel -> what _deliver_now left to its worker
         self._idle: dict[str, asyncio.Future] = {}    # idle workers wait here
         self._reading_paused = False
         self._tasks: set[asyncio.Task] = set()
@@ -256,10 +257,13 @@ class Listener:
             if t is not None:
                 t.cancel()
         self._reconnect_task = self._liveness_task = None
+        me = asyncio.current_task()
         for t in list(self._workers.values()):
-            t.cancel()
+            if t is not me:   # called from a callback: its worker stops once it returns
+                t.cancel()
         self._workers.clear()
         self._contexts.clear()
+        self._handoff.clear()
         self._idle.clear()
         pg, self._pg = self._pg, None
         self._conn = None
@@ -366,9 +370,12 @@ class Listener:
         (``w`` is the future it waits on): in its context, with it as the
         current task, so ``asyncio.current_task()`` and ``asyncio.timeout()``
         in a callback see the worker.  Anything but a clean drain (a callback
-        suspended, delivery was stopped, the channel changed) is handed to
-        the worker through ``w``.  False when it cannot run here: the read
-        was fed from inside a task, or the worker has no context of ours."""
+        suspended, delivery was stopped, the channel changed, a callback
+        raised a BaseException) is left in ``_handoff`` for the worker, which
+        ``w`` wakes (unless a callback cancelled the worker: then it wakes
+        with the cancellation and hands it to the suspended callback).  False
+        when it cannot run here: the read was fed from inside a task, or the
+        worker has no context of ours."""
         ctx = self._contexts.get(channel)
         task = self._workers.get(channel)
         if ctx is None or task is None:
@@ -379,18 +386,31 @@ class Listener:
         except RuntimeError:      # another task is running: this read came through it
             return False
         router = self._router
+        pending = exc = None
         try:
             pending = ctx.run(router.deliver, channel, q)
         except BaseException as e:   # not an Exception (deliver logs those): the worker raises it
-            w.set_result((q, None, e))
-            return True
+            exc = e
         finally:
             _leave_task(loop, task)
-        if pending is None and not q and router.callbacks_enabled and router.queue(channel) is q:
+        if (exc is None and pending is None and not q and router.callbacks_enabled
+                and router.queue(channel) is q):
             router.drained(channel)    # over: the next notification starts a drain again
-            self._idle[channel] = w
+            if not w.done():           # else a callback cancelled the worker: it ends
+                self._idle[channel] = w
         else:
-            w.set_result((q, pending, None))
+            if pending is not None and getattr(pending[1], "_asyncio_future_blocking", False):
+                # A task's step takes an awaited future over at once (clears
+                # this flag and adds its wake-up); the worker will only in
+                # its next step.  Until then the future must look like any
+                # other, or a task awaiting it meanwhile fails.
+                pending[1]._asyncio_future_blocking = False
+                rearm = True
+            else:
+                rearm = False
+            self._handoff[channel] = (q, pending, exc, rearm)
+            if not w.done():
+                w.set_result(q)
         if self._reading_paused and router.buffered <= router.resume_at:
             # Not from here: resuming parses the rest of the buffer, and we
             # are at the end of parsing a read.
@@ -448,21 +468,22 @@ class Listener:
                 # (None: stop), or _deliver_now what it left to do.
                 w = self._idle[channel] = loop.create_future()
                 try:
-                    r = await w
+                    q = await w
                 except asyncio.CancelledError as e:
-                    # Cancelled after _deliver_now handed over a suspended
-                    # callback (its asyncio.timeout() expired, say): the
-                    # cancellation is the callback's to handle.
-                    r = w.result() if w.done() and not w.cancelled() else None
-                    if type(r) is not tuple or r[1] is None:
+                    # With a callback suspended in _deliver_now (its
+                    # asyncio.timeout() expired, or it cancelled this task),
+                    # the cancellation is that callback's to handle.
+                    handoff = self._handoff.get(channel)
+                    if handoff is None or handoff[1] is None:
                         raise
                     thrown = e
-                if type(r) is tuple:
-                    q, pending, exc = r
+                handoff = self._handoff.pop(channel, None)
+                if handoff is not None:
+                    q, pending, exc, rearm = handoff
                     if exc is not None:
                         raise exc
-                else:
-                    q = r
+                    if rearm:
+                        pending[1]._asyncio_future_blocking = True
         finally:
             if self._workers.get(channel) is asyncio.current_task():
                 del self._workers[channel]
@@ -474,6 +495,9 @@ class Listener:
                 # Stopped by abort_listen() (or cancelled): keep the rest, in
                 # order, for the iterator or a later listen().
                 router.requeue_front(q)
+            if self._reading_paused and router.buffered <= router.resume_at:
+                # A callback raised a BaseException with the router full.
+                loop.call_soon(self._resume_reading)
 
     @staticmethod
     def _callback_error(cb, channel: str, exc: BaseException) -> None:

@@ -538,3 +538,148 @@ async def test_backpressure_with_callbacks_that_never_suspend(pool):
         assert not listener._reading_paused and listener.buffered == 0
     finally:
         await listener.shutdown()
+
+
+# ---- what a callback may do to its own task ------------------------------------------
+
+async def test_a_future_a_callback_awaits_can_be_awaited_by_another_task(pool):
+    loop = asyncio.get_running_loop()
+    got = []
+    others = []
+
+    async def also_wait(fut):
+        return await fut
+
+    async def cb(conn, payload, channel, pid):
+        shared = loop.create_future()
+        loop.call_later(0.02, shared.set_result, "ok-" + payload)
+        others.append(loop.create_task(also_wait(shared)))   # a second awaiter, at once
+        got.append(await shared)
+
+    listener = await _started(pool, "shared", cb)
+    conn = await pool.connection()
+    try:
+        for p in ("1", "2", "3"):   # the first starts the worker; the rest run inside the read
+            await conn.execute(f"SELECT pg_notify('shared', '{p}')")
+            await _wait_for(lambda: len(got) == int(p))
+        assert got == ["ok-1", "ok-2", "ok-3"]
+        assert [await t for t in others] == ["ok-1", "ok-2", "ok-3"]
+    finally:
+        conn.close()
+        await listener.shutdown()
+
+
+async def test_a_callback_that_cancels_its_task_gets_the_cancellation(pool):
+    log = []
+
+    async def cb(conn, payload, channel, pid):
+        try:
+            if payload == "2":
+                task = asyncio.current_task()
+                assert task is not None
+                task.cancel()
+                await asyncio.sleep(0)
+            log.append(("done", payload))
+        except asyncio.CancelledError:
+            log.append(("cancelled", payload))
+            raise
+
+    listener = await _started(pool, "selfcancel", cb)
+    conn = await pool.connection()
+    try:
+        for p in ("1", "2", "3"):
+            await conn.execute(f"SELECT pg_notify('selfcancel', '{p}')")
+            await _wait_for(lambda: len(log) == int(p))
+            await asyncio.sleep(0.02)
+        assert log == [("done", "1"), ("cancelled", "2"), ("done", "3")]
+        assert listener.reconnect_count == 0 and listener.buffered == 0
+    finally:
+        conn.close()
+        await listener.shutdown()
+
+
+async def test_shutdown_from_a_callback_completes(pool):
+    log = []
+
+    async def cb(conn, payload, channel, pid):
+        log.append(("start", payload))
+        if payload == "2":
+            await listener.shutdown()
+            log.append(("shut down", payload))
+
+    listener = await _started(pool, "sdcb", cb)
+    conn = await pool.connection()
+    try:
+        for p in ("1", "2"):
+            await conn.execute(f"SELECT pg_notify('sdcb', '{p}')")
+            await _wait_for(lambda: len(log) >= int(p))
+            await asyncio.sleep(0.02)
+        await _wait_for(lambda: len(log) == 3)
+        assert log == [("start", "1"), ("start", "2"), ("shut down", "2")]
+        assert not listener.is_started
+        await _wait_for(lambda: not [t for t in listener._tasks if not t.done()])
+        # ... and it starts again.
+        await listener.startup()
+        listener.listen()
+        await conn.execute("SELECT pg_notify('sdcb', '3')")
+        await _wait_for(lambda: len(log) == 4)
+        assert log[-1] == ("start", "3")
+    finally:
+        conn.close()
+        await listener.shutdown()
+
+
+async def test_a_query_from_a_callback_with_the_router_full(pool):
+    # The query's reply is behind the buffered notifications: the listener
+    # must read past its limit while the query waits for it.
+    listener = pool.listener(max_buffered=4)
+    got = []
+
+    async def cb(conn, payload, channel, pid):
+        if int(payload) % 7 == 0:
+            payload = await conn.fetch_val("SELECT $1::text || '!'", [payload])
+        got.append(payload)
+
+    await listener.add_callback("bpq", cb)
+    await listener.startup()
+    listener.listen()
+    try:
+        await _notify_many(pool, "bpq", 1)
+        await _wait_for(lambda: len(got) == 1)
+        await asyncio.sleep(0.02)
+        await _notify_many(pool, "bpq", 2000)
+        await _wait_for(lambda: len(got) == 2001, timeout=30)
+        assert got[1:] == [f"{i}!" if i % 7 == 0 else str(i) for i in range(1, 2001)]
+        await asyncio.sleep(0.02)
+        assert listener.buffered == 0 and not listener._reading_paused
+    finally:
+        await listener.shutdown()
+
+
+async def test_a_callback_raising_cancelled_with_the_router_full_leaves_reading_on(pool):
+    listener = pool.listener(max_buffered=4)
+    got = []
+
+    async def cb(conn, payload, channel, pid):
+        got.append(payload)
+        if payload == "4":
+            raise asyncio.CancelledError()   # ends that channel's worker
+
+    await listener.add_callback("bpx", cb)
+    await listener.startup()
+    listener.listen()
+    conn = await pool.connection()
+    try:
+        await conn.execute("SELECT pg_notify('bpx', '0')")
+        await _wait_for(lambda: got == ["0"])
+        await asyncio.sleep(0.02)
+        await conn.execute("SELECT pg_notify('bpx', g::text) FROM generate_series(1, 4) g")
+        await _wait_for(lambda: len(got) == 5)
+        await asyncio.sleep(0.05)
+        await conn.execute("SELECT pg_notify('bpx', 'after')")
+        await _wait_for(lambda: len(got) == 6)
+        assert got == ["0", "1", "2", "3", "4", "after"]
+        assert not listener._reading_paused and listener.buffered == 0
+    finally:
+        conn.close()
+        await listener.shutdown()
