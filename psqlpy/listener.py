@@ -262,8 +262,7 @@ class Listener:
             if t is not me:   # called from a callback: its worker stops once it returns
                 t.cancel()
         self._workers.clear()
-        self._contexts.clear()
-        self._handoff.clear()
+        self._contexts.clear()   # a cancelled worker still finishes its _handoff
         self._idle.clear()
         pg, self._pg = self._pg, None
         self._conn = None
@@ -467,23 +466,29 @@ class Listener:
                 # Idle: wait for the router to hand over the next burst
                 # (None: stop), or _deliver_now what it left to do.
                 w = self._idle[channel] = loop.create_future()
+                cancelled = None
                 try:
                     q = await w
                 except asyncio.CancelledError as e:
-                    # With a callback suspended in _deliver_now (its
-                    # asyncio.timeout() expired, or it cancelled this task),
-                    # the cancellation is that callback's to handle.
-                    handoff = self._handoff.get(channel)
-                    if handoff is None or handoff[1] is None:
-                        raise
-                    thrown = e
+                    cancelled = e
                 handoff = self._handoff.pop(channel, None)
                 if handoff is not None:
                     q, pending, exc, rearm = handoff
                     if exc is not None:
                         raise exc
-                    if rearm:
-                        pending[1]._asyncio_future_blocking = True
+                if cancelled is not None:
+                    if pending is None:
+                        raise cancelled
+                    # A callback suspended in _deliver_now (its
+                    # asyncio.timeout() expired, it cancelled this task, or
+                    # shutdown() did): as a task would, cancel what it
+                    # awaits, or throw the cancellation in when that is done.
+                    awaited = pending[1]
+                    if not (hasattr(awaited, "cancel") and awaited.cancel()):
+                        thrown = cancelled
+                        rearm = False
+                if handoff is not None and rearm:
+                    pending[1]._asyncio_future_blocking = True
         finally:
             if self._workers.get(channel) is asyncio.current_task():
                 del self._workers[channel]

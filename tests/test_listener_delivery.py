@@ -683,3 +683,104 @@ async def test_a_callback_raising_cancelled_with_the_router_full_leaves_reading_
     finally:
         conn.close()
         await listener.shutdown()
+
+
+async def test_shutdown_cancels_a_callback_handed_over_in_the_same_read(pool):
+    log = []
+
+    async def slow(conn, payload, channel, pid):
+        try:
+            await asyncio.sleep(5 if payload == "x" else 0)
+            log.append(("slow done", payload))
+        except asyncio.CancelledError:
+            log.append(("slow cancelled", payload))
+            raise
+
+    async def stopper(conn, payload, channel, pid):
+        if payload == "x":
+            await listener.shutdown()
+        log.append(("stopper", payload))
+
+    listener = pool.listener()
+    await listener.add_callback("sd_slow", slow)
+    await listener.add_callback("sd_stop", stopper)
+    await listener.startup()
+    listener.listen()
+    conn = await pool.connection()
+    try:
+        await conn.execute("SELECT pg_notify('sd_slow', 'w'), pg_notify('sd_stop', 'w')")
+        await _wait_for(lambda: len(log) == 2)
+        await asyncio.sleep(0.02)           # both workers idle
+        # One transaction: both notifications come in one read.
+        await conn.execute("SELECT pg_notify('sd_slow', 'x'), pg_notify('sd_stop', 'x')")
+        await _wait_for(lambda: len(log) == 4)
+        assert sorted(log[2:]) == [("slow cancelled", "x"), ("stopper", "x")]
+        assert not listener.is_started
+    finally:
+        conn.close()
+        await listener.shutdown()
+
+
+async def test_cancelling_a_callback_cancels_what_it_awaits(pool):
+    inner_tasks: list[asyncio.Task] = []
+    log = []
+
+    async def inner():
+        await asyncio.sleep(0.2)
+        log.append("inner finished")
+
+    async def cb(conn, payload, channel, pid):
+        if payload != "go":
+            return
+        inner_tasks.append(asyncio.get_running_loop().create_task(inner()))
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        try:
+            await inner_tasks[0]
+        except asyncio.CancelledError:
+            log.append("cancelled")
+            raise
+
+    listener = await _started(pool, "cinner", cb)
+    conn = await pool.connection()
+    try:
+        await conn.execute("SELECT pg_notify('cinner', 'warm')")
+        await asyncio.sleep(0.05)
+        await conn.execute("SELECT pg_notify('cinner', 'go')")
+        await _wait_for(lambda: log == ["cancelled"])
+        await asyncio.sleep(0.3)
+        assert log == ["cancelled"]           # the inner task did not run on
+        assert inner_tasks[0].cancelled()
+    finally:
+        conn.close()
+        await listener.shutdown()
+
+
+class _Boom(BaseException):
+    pass
+
+
+async def test_a_base_exception_after_cancelling_its_task_leaves_nothing_behind(pool):
+    got = []
+
+    async def cb(conn, payload, channel, pid):
+        got.append(payload)
+        if payload == "boom":
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+            raise _Boom()     # ends that channel's worker, as in any task
+
+    listener = await _started(pool, "boom", cb)
+    conn = await pool.connection()
+    try:
+        for p in ("warm", "boom", "after", "again"):
+            await conn.execute(f"SELECT pg_notify('boom', '{p}')")
+            await _wait_for(lambda: got[-1:] == [p])
+            await asyncio.sleep(0.02)
+        assert got == ["warm", "boom", "after", "again"]
+        assert not listener._handoff
+    finally:
+        conn.close()
+        await listener.shutdown()
