@@ -253,6 +253,7 @@ class Listener:
         kept: a later ``startup()`` LISTENs to every channel again."""
         self._started = False
         self._listening = False
+        self._reading_paused = False   # that connection's state, gone with it
         for t in (self._reconnect_task, self._liveness_task):
             if t is not None:
                 t.cancel()

@@ -784,3 +784,30 @@ async def test_a_base_exception_after_cancelling_its_task_leaves_nothing_behind(
     finally:
         conn.close()
         await listener.shutdown()
+
+
+async def test_a_listener_shut_down_while_full_starts_again_unpaused(pool):
+    listener = pool.listener(max_buffered=4)
+
+    async def cb(conn, payload, channel, pid):
+        pass
+
+    await listener.add_callback("fullstop", cb)
+    await listener.startup()                      # no listen(): the backlog fills
+    try:
+        await _notify_many(pool, "fullstop", 50)
+        await _wait_for(lambda: listener._reading_paused)
+        await listener.shutdown()
+        assert not listener._reading_paused
+        await listener.startup()
+        assert not listener._reading_paused
+        got = []
+        async for msg in listener:                # the buffered ones, then new ones
+            got.append(msg.payload)
+            if len(got) == 4:
+                await _notify_many(pool, "fullstop", 1)
+            if len(got) == 5:
+                break
+        assert got == ["1", "2", "3", "4", "1"]
+    finally:
+        await listener.shutdown()
