@@ -32,6 +32,16 @@ async def pool(dsn, request, monkeypatch):
     await p.wait_closed()
 
 
+async def _started(pool, channel, *callbacks, **settings):
+    """A listener with ``callbacks`` on ``channel``, started and listening."""
+    listener = pool.listener(**settings)
+    for cb in callbacks:
+        await listener.add_callback(channel, cb)
+    await listener.startup()
+    listener.listen()
+    return listener
+
+
 async def _notify_many(pool, channel, n):
     conn = await pool.connection()
     try:
@@ -49,7 +59,6 @@ async def _wait_for(cond, timeout=10.0):
 
 
 async def test_mixed_suspending_callbacks_keep_order_per_message_and_channel(pool):
-    listener = pool.listener()
     calls = []
 
     async def first(conn, payload, channel, pid):
@@ -62,10 +71,7 @@ async def test_mixed_suspending_callbacks_keep_order_per_message_and_channel(poo
             await asyncio.sleep(0.001)
         calls.append(("second", payload))
 
-    await listener.add_callback("mix", first)
-    await listener.add_callback("mix", second)
-    await listener.startup()
-    listener.listen()
+    listener = await _started(pool, "mix", first, second)
     try:
         await _notify_many(pool, "mix", 500)
         await _wait_for(lambda: len(calls) == 1000)
@@ -76,7 +82,6 @@ async def test_mixed_suspending_callbacks_keep_order_per_message_and_channel(poo
 
 
 async def test_callbacks_run_inside_a_task_whether_or_not_they_suspend(pool):
-    listener = pool.listener()
     seen = []
 
     async def cb(conn, payload, channel, pid):
@@ -88,9 +93,7 @@ async def test_callbacks_run_inside_a_task_whether_or_not_they_suspend(pool):
                 await asyncio.sleep(0)
         seen.append((payload, task is not None, task is asyncio.current_task()))
 
-    await listener.add_callback("intask", cb)
-    await listener.startup()
-    listener.listen()
+    listener = await _started(pool, "intask", cb)
     try:
         await _notify_many(pool, "intask", 3)
         await _wait_for(lambda: len(seen) == 3)
@@ -100,7 +103,6 @@ async def test_callbacks_run_inside_a_task_whether_or_not_they_suspend(pool):
 
 
 async def test_errors_before_and_after_suspending_are_logged_and_delivery_continues(pool, caplog):
-    listener = pool.listener()
     got = []
 
     async def cb(conn, payload, channel, pid):
@@ -111,9 +113,7 @@ async def test_errors_before_and_after_suspending_are_logged_and_delivery_contin
             raise KeyError("async failure")
         got.append(payload)
 
-    await listener.add_callback("errs", cb)
-    await listener.startup()
-    listener.listen()
+    listener = await _started(pool, "errs", cb)
     try:
         with caplog.at_level(logging.ERROR, logger="psqlpy.listener"):
             await _notify_many(pool, "errs", 6)
@@ -128,7 +128,6 @@ async def test_errors_before_and_after_suspending_are_logged_and_delivery_contin
 
 
 async def test_abort_listen_while_a_callback_is_suspended_keeps_the_rest(pool):
-    listener = pool.listener()
     got = []
     gate = asyncio.Event()
 
@@ -137,9 +136,7 @@ async def test_abort_listen_while_a_callback_is_suspended_keeps_the_rest(pool):
             await gate.wait()
         got.append(payload)
 
-    await listener.add_callback("abort", cb)
-    await listener.startup()
-    listener.listen()
+    listener = await _started(pool, "abort", cb)
     try:
         await _notify_many(pool, "abort", 10)
         await _wait_for(lambda: got == ["1", "2"])
@@ -159,27 +156,32 @@ async def test_abort_listen_while_a_callback_is_suspended_keeps_the_rest(pool):
         await listener.shutdown()
 
 
-async def test_callback_mode_backpressure_pauses_and_resumes(pool):
-    listener = pool.listener(max_buffered=64)
-    got = []
+@pytest.mark.parametrize("max_buffered,suspend_every", [(64, 50), (8, None)])
+async def test_callback_mode_backpressure_pauses_and_resumes(pool, max_buffered, suspend_every):
+    # suspend_every=None: every callback finishes inside the read, so the
+    # router fills, parsing stops, and reading resumes once that read's
+    # notifications are delivered.
+    got: list[int] = []
     peak = 0
 
     async def cb(conn, payload, channel, pid):
         nonlocal peak
         peak = max(peak, listener.buffered)
-        if int(payload) % 50 == 0:
+        if suspend_every and int(payload) % suspend_every == 0:
             await asyncio.sleep(0.001)     # a slow consumer now and then
         got.append(int(payload))
 
-    await listener.add_callback("bpcb", cb)
-    await listener.startup()
-    listener.listen()
+    listener = await _started(pool, "bpcb", cb, max_buffered=max_buffered)
     try:
-        await _notify_many(pool, "bpcb", 5000)
-        await _wait_for(lambda: len(got) == 5000, timeout=30)
-        assert got == list(range(1, 5001))
-        assert peak <= 64
-        assert not listener._reading_paused
+        await _notify_many(pool, "bpcb", 1)       # the worker exists and is idle
+        await _wait_for(lambda: got == [1])
+        await asyncio.sleep(0.02)
+        await _notify_many(pool, "bpcb", 3000)
+        await _wait_for(lambda: len(got) == 3001, timeout=30)
+        assert got == [1] + list(range(1, 3001))
+        assert peak <= max_buffered
+        await asyncio.sleep(0.02)
+        assert not listener._reading_paused and listener.buffered == 0
     finally:
         await listener.shutdown()
 
@@ -303,7 +305,6 @@ def test_router_flush_starts_every_drain_when_one_fails():
 
 
 async def test_idle_worker_is_reused_and_stopped_when_not_needed(pool):
-    listener = pool.listener()
     tasks: list[tuple[str, asyncio.Task]] = []
 
     async def cb(conn, payload, channel, pid):
@@ -311,9 +312,7 @@ async def test_idle_worker_is_reused_and_stopped_when_not_needed(pool):
         assert task is not None
         tasks.append((payload, task))
 
-    await listener.add_callback("idle", cb)
-    await listener.startup()
-    listener.listen()
+    listener = await _started(pool, "idle", cb)
     conn = await pool.connection()
     try:
         await conn.execute("SELECT pg_notify('idle', '1')")
@@ -350,7 +349,6 @@ async def test_idle_worker_is_reused_and_stopped_when_not_needed(pool):
 
 
 async def test_buffered_notifications_survive_a_reconnect_in_callback_mode(pool, dsn):
-    listener = pool.listener(reconnect_delay=0.05)
     got = []
     gate = asyncio.Event()
 
@@ -359,9 +357,7 @@ async def test_buffered_notifications_survive_a_reconnect_in_callback_mode(pool,
             await gate.wait()          # hold the burst in the buffer
         got.append(payload)
 
-    await listener.add_callback("rc_buf", cb)
-    await listener.startup()
-    listener.listen()
+    listener = await _started(pool, "rc_buf", cb, reconnect_delay=0.05)
     conn = await pool.connection()
     try:
         await conn.execute("SELECT pg_notify('rc_buf', g::text) FROM generate_series(1, 5) g")
@@ -382,15 +378,6 @@ async def test_buffered_notifications_survive_a_reconnect_in_callback_mode(pool,
 
 
 # ---- delivery inside the read ------------------------------------------------------------
-
-async def _started(pool, channel, *callbacks):
-    listener = pool.listener()
-    for cb in callbacks:
-        await listener.add_callback(channel, cb)
-    await listener.startup()
-    listener.listen()
-    return listener
-
 
 async def test_an_idle_channel_runs_its_callbacks_inside_the_read(pool):
     if not _in_read():
@@ -511,35 +498,6 @@ async def test_a_query_from_a_callback_run_inside_the_read(pool):
         await listener.shutdown()
 
 
-async def test_backpressure_with_callbacks_that_never_suspend(pool):
-    # Every callback finishes inside the read: the router fills, parsing
-    # stops, and reading resumes once the read's notifications are delivered.
-    listener = pool.listener(max_buffered=8)
-    got = []
-    peak = 0
-
-    async def cb(conn, payload, channel, pid):
-        nonlocal peak
-        peak = max(peak, listener.buffered)
-        got.append(int(payload))
-
-    await listener.add_callback("bpsync", cb)
-    await listener.startup()
-    listener.listen()
-    try:
-        await _notify_many(pool, "bpsync", 1)       # the worker exists and is idle
-        await _wait_for(lambda: len(got) == 1)
-        await asyncio.sleep(0.02)
-        await _notify_many(pool, "bpsync", 3000)
-        await _wait_for(lambda: len(got) == 3001, timeout=30)
-        assert got == [1] + list(range(1, 3001))
-        assert peak <= 8
-        await asyncio.sleep(0.02)
-        assert not listener._reading_paused and listener.buffered == 0
-    finally:
-        await listener.shutdown()
-
-
 # ---- what a callback may do to its own task ------------------------------------------
 
 async def test_a_future_a_callback_awaits_can_be_awaited_by_another_task(pool):
@@ -632,7 +590,6 @@ async def test_shutdown_from_a_callback_completes(pool):
 async def test_a_query_from_a_callback_with_the_router_full(pool):
     # The query's reply is behind the buffered notifications: the listener
     # must read past its limit while the query waits for it.
-    listener = pool.listener(max_buffered=4)
     got = []
 
     async def cb(conn, payload, channel, pid):
@@ -640,9 +597,7 @@ async def test_a_query_from_a_callback_with_the_router_full(pool):
             payload = await conn.fetch_val("SELECT $1::text || '!'", [payload])
         got.append(payload)
 
-    await listener.add_callback("bpq", cb)
-    await listener.startup()
-    listener.listen()
+    listener = await _started(pool, "bpq", cb, max_buffered=4)
     try:
         await _notify_many(pool, "bpq", 1)
         await _wait_for(lambda: len(got) == 1)
@@ -657,7 +612,6 @@ async def test_a_query_from_a_callback_with_the_router_full(pool):
 
 
 async def test_a_callback_raising_cancelled_with_the_router_full_leaves_reading_on(pool):
-    listener = pool.listener(max_buffered=4)
     got = []
 
     async def cb(conn, payload, channel, pid):
@@ -665,9 +619,7 @@ async def test_a_callback_raising_cancelled_with_the_router_full_leaves_reading_
         if payload == "4":
             raise asyncio.CancelledError()   # ends that channel's worker
 
-    await listener.add_callback("bpx", cb)
-    await listener.startup()
-    listener.listen()
+    listener = await _started(pool, "bpx", cb, max_buffered=4)
     conn = await pool.connection()
     try:
         await conn.execute("SELECT pg_notify('bpx', '0')")
