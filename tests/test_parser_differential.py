@@ -505,20 +505,27 @@ def test_poisoned_after_unsupported_authentication(reader_cls, split):
         r.feed(b"Z\0\0\0\5I")
 
 
-def test_read_offer_grows_for_bursts_and_shrinks_when_quiet():
-    """get_buffer offers more after reads that fill it (a burst: fewer syscalls and
-    loop passes), at most 1 MiB, and an emptied buffer far above need shrinks."""
-    wire = encode(m.DataRow((b"x" * 1000,))) * 5000          # ~5 MB of 1 KB messages
-    r = MessageReader()
-    offers, got, pos = [], 0, 0
-    while pos < len(wire):
+def _read_through_offers(r, wire, stop):
+    """Feed ``wire`` as a transport would, filling each get_buffer offer, until
+    ``stop`` bytes are in; returns (the offers' sizes, the messages, bytes fed)."""
+    offers, got, pos = [], [], 0
+    while pos < stop:
         view = r.get_buffer()
         offers.append(len(view))
         n = min(len(view), len(wire) - pos)
         view[:n] = wire[pos:pos + n]
         pos += n
-        got += len(r.buffer_updated(n))
-    assert got == 5000
+        got += r.buffer_updated(n)
+    return offers, got, pos
+
+
+def test_read_offer_grows_for_bursts_and_shrinks_when_quiet():
+    """get_buffer offers more after reads that fill it (a burst: fewer syscalls and
+    loop passes), at most 1 MiB, and an emptied buffer far above need shrinks."""
+    wire = encode(m.DataRow((b"x" * 1000,))) * 5000          # ~5 MB of 1 KB messages
+    r = MessageReader()
+    offers, got, _ = _read_through_offers(r, wire, len(wire))
+    assert len(got) == 5000
     assert offers[0] == 65536
     assert max(offers) >= 1 << 20 and max(offers) < 3 << 20
     assert len(offers) < 30                      # 5 MB in big reads, not 4 KB ones
@@ -531,7 +538,6 @@ def test_read_offer_grows_for_bursts_and_shrinks_when_quiet():
     assert len(r.get_buffer()) <= 256 * 1024
 
 
-
 def test_the_rest_of_a_large_message_is_read_on_its_own():
     """A large message partly received: get_buffer offers exactly what is missing
     (at most one read target), so the read ends on the message boundary and the
@@ -539,15 +545,7 @@ def test_the_rest_of_a_large_message_is_read_on_its_own():
     big = encode(m.DataRow((b"x" * (3 << 20),)))          # 3 MiB + header
     after = encode(m.CommandComplete("SELECT 1"))
     r = MessageReader()
-    wire = big + after
-    pos, offers, got = 0, [], []
-    while pos < len(big):
-        view = r.get_buffer()
-        offers.append(len(view))
-        n = min(len(view), len(wire) - pos)
-        view[:n] = wire[pos:pos + n]
-        pos += n
-        got += r.buffer_updated(n)
+    offers, got, pos = _read_through_offers(r, big + after, len(big))
     assert pos == len(big)                          # no read crossed the boundary
     assert got == [m.DataRow((b"x" * (3 << 20),))]
     assert max(offers) <= 1 << 20                    # never more than one read target
