@@ -2,6 +2,7 @@
 finish at once and callbacks that suspend, in order, in a task, with errors
 logged; plus the router on its own (sans-IO)."""
 import asyncio
+import contextlib
 import contextvars
 import logging
 import sys
@@ -40,6 +41,18 @@ async def _started(pool, channel, *callbacks, **settings):
     await listener.startup()
     listener.listen()
     return listener
+
+
+@contextlib.asynccontextmanager
+async def _listening(pool, channel, *callbacks, **settings):
+    """``_started`` plus a connection to send notifications; both closed after."""
+    listener = await _started(pool, channel, *callbacks, **settings)
+    conn = await pool.connection()
+    try:
+        yield listener, conn
+    finally:
+        conn.close()
+        await listener.shutdown()
 
 
 async def _notify_many(pool, channel, n):
@@ -312,9 +325,7 @@ async def test_idle_worker_is_reused_and_stopped_when_not_needed(pool):
         assert task is not None
         tasks.append((payload, task))
 
-    listener = await _started(pool, "idle", cb)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "idle", cb) as (listener, conn):
         await conn.execute("SELECT pg_notify('idle', '1')")
         await _wait_for(lambda: len(tasks) == 1)
         await asyncio.sleep(0.05)                 # the worker is idle now
@@ -340,9 +351,6 @@ async def test_idle_worker_is_reused_and_stopped_when_not_needed(pool):
         await conn.execute("SELECT pg_notify('idle', '4')")
         await _wait_for(lambda: len(tasks) == 4)
         third = tasks[3][1]
-    finally:
-        conn.close()
-        await listener.shutdown()
     await _wait_for(third.done)
     assert [p for p, _ in tasks] == ["1", "2", "3", "4"]
     assert not [t for t in listener._tasks if not t.done()]   # nothing left running
@@ -357,9 +365,7 @@ async def test_buffered_notifications_survive_a_reconnect_in_callback_mode(pool,
             await gate.wait()          # hold the burst in the buffer
         got.append(payload)
 
-    listener = await _started(pool, "rc_buf", cb, reconnect_delay=0.05)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "rc_buf", cb, reconnect_delay=0.05) as (listener, conn):
         await conn.execute("SELECT pg_notify('rc_buf', g::text) FROM generate_series(1, 5) g")
         await _wait_for(lambda: listener.buffered == 4)
         old_pid = await listener.connection.fetch_val("SELECT pg_backend_pid()")
@@ -372,9 +378,6 @@ async def test_buffered_notifications_survive_a_reconnect_in_callback_mode(pool,
         await _wait_for(lambda: len(got) == 6)
         assert got[-1] == "after"
         assert listener.buffered == 0
-    finally:
-        conn.close()
-        await listener.shutdown()
 
 
 # ---- delivery inside the read ------------------------------------------------------------
@@ -389,9 +392,7 @@ async def test_an_idle_channel_runs_its_callbacks_inside_the_read(pool):
         var.set(var.get() + 1)                  # the worker's context carries over
         seen.append((payload, asyncio.current_task(), var.get()))
 
-    listener = await _started(pool, "inread", cb)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "inread", cb) as (listener, conn):
         await conn.execute("SELECT pg_notify('inread', 'first')")   # starts the worker
         await _wait_for(lambda: len(seen) == 1)
         await asyncio.sleep(0.05)                                    # it is idle now
@@ -412,9 +413,6 @@ async def test_an_idle_channel_runs_its_callbacks_inside_the_read(pool):
         assert [(p, t is worker, v) for p, t, v in seen] == [
             ("first", True, 1), ("fed", True, 2), ("third", True, 3)]
         assert listener.buffered == 0
-    finally:
-        conn.close()
-        await listener.shutdown()
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is 3.11+")
@@ -431,9 +429,7 @@ async def test_asyncio_timeout_in_a_callback_run_inside_the_read(pool, delay):
             except TimeoutError:
                 outcomes.append((payload, "timeout"))
 
-    listener = await _started(pool, "tmo", cb)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "tmo", cb) as (listener, conn):
         for i in range(3):   # the first starts the worker; the rest find it idle
             await conn.execute(f"SELECT pg_notify('tmo', '{i}')")
             await _wait_for(lambda: len(outcomes) == i + 1)
@@ -441,9 +437,6 @@ async def test_asyncio_timeout_in_a_callback_run_inside_the_read(pool, delay):
         assert outcomes == [("0", "timeout"), ("1", "timeout"), ("2", "timeout")]
         worker = listener._workers["tmo"]
         assert not worker.done() and worker.cancelling() == 0
-    finally:
-        conn.close()
-        await listener.shutdown()
 
 
 async def test_abort_listen_from_a_suspending_callback_finishes_that_message(pool):
@@ -482,9 +475,7 @@ async def test_a_query_from_a_callback_run_inside_the_read(pool):
         # Sent from inside the read; the reply comes in a later one.
         got.append((payload, await connection.fetch_val("SELECT $1::text || '!'", [payload])))
 
-    listener = await _started(pool, "qread", cb)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "qread", cb) as (listener, conn):
         for i in range(20):   # one at a time: the worker is idle for each but the first
             await conn.execute(f"SELECT pg_notify('qread', '{i}')")
             await _wait_for(lambda: len(got) == i + 1)
@@ -493,9 +484,6 @@ async def test_a_query_from_a_callback_run_inside_the_read(pool):
         assert got == ([(str(i), f"{i}!") for i in range(20)]
                        + [(f"b{i}", f"b{i}!") for i in range(1, 51)])
         assert listener.buffered == 0
-    finally:
-        conn.close()
-        await listener.shutdown()
 
 
 # ---- what a callback may do to its own task ------------------------------------------
@@ -514,17 +502,12 @@ async def test_a_future_a_callback_awaits_can_be_awaited_by_another_task(pool):
         others.append(loop.create_task(also_wait(shared)))   # a second awaiter, at once
         got.append(await shared)
 
-    listener = await _started(pool, "shared", cb)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "shared", cb) as (listener, conn):
         for p in ("1", "2", "3"):   # the first starts the worker; the rest run inside the read
             await conn.execute(f"SELECT pg_notify('shared', '{p}')")
             await _wait_for(lambda: len(got) == int(p))
         assert got == ["ok-1", "ok-2", "ok-3"]
         assert [await t for t in others] == ["ok-1", "ok-2", "ok-3"]
-    finally:
-        conn.close()
-        await listener.shutdown()
 
 
 async def test_a_callback_that_cancels_its_task_gets_the_cancellation(pool):
@@ -542,18 +525,13 @@ async def test_a_callback_that_cancels_its_task_gets_the_cancellation(pool):
             log.append(("cancelled", payload))
             raise
 
-    listener = await _started(pool, "selfcancel", cb)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "selfcancel", cb) as (listener, conn):
         for p in ("1", "2", "3"):
             await conn.execute(f"SELECT pg_notify('selfcancel', '{p}')")
             await _wait_for(lambda: len(log) == int(p))
             await asyncio.sleep(0.02)
         assert log == [("done", "1"), ("cancelled", "2"), ("done", "3")]
         assert listener.reconnect_count == 0 and listener.buffered == 0
-    finally:
-        conn.close()
-        await listener.shutdown()
 
 
 async def test_shutdown_from_a_callback_completes(pool):
@@ -565,9 +543,7 @@ async def test_shutdown_from_a_callback_completes(pool):
             await listener.shutdown()
             log.append(("shut down", payload))
 
-    listener = await _started(pool, "sdcb", cb)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "sdcb", cb) as (listener, conn):
         for p in ("1", "2"):
             await conn.execute(f"SELECT pg_notify('sdcb', '{p}')")
             await _wait_for(lambda: len(log) >= int(p))
@@ -582,9 +558,6 @@ async def test_shutdown_from_a_callback_completes(pool):
         await conn.execute("SELECT pg_notify('sdcb', '3')")
         await _wait_for(lambda: len(log) == 4)
         assert log[-1] == ("start", "3")
-    finally:
-        conn.close()
-        await listener.shutdown()
 
 
 async def test_a_query_from_a_callback_with_the_router_full(pool):
@@ -619,9 +592,7 @@ async def test_a_callback_raising_cancelled_with_the_router_full_leaves_reading_
         if payload == "4":
             raise asyncio.CancelledError()   # ends that channel's worker
 
-    listener = await _started(pool, "bpx", cb, max_buffered=4)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "bpx", cb, max_buffered=4) as (listener, conn):
         await conn.execute("SELECT pg_notify('bpx', '0')")
         await _wait_for(lambda: got == ["0"])
         await asyncio.sleep(0.02)
@@ -632,9 +603,6 @@ async def test_a_callback_raising_cancelled_with_the_router_full_leaves_reading_
         await _wait_for(lambda: len(got) == 6)
         assert got == ["0", "1", "2", "3", "4", "after"]
         assert not listener._reading_paused and listener.buffered == 0
-    finally:
-        conn.close()
-        await listener.shutdown()
 
 
 async def test_shutdown_cancels_a_callback_handed_over_in_the_same_read(pool):
@@ -694,9 +662,7 @@ async def test_cancelling_a_callback_cancels_what_it_awaits(pool):
             log.append("cancelled")
             raise
 
-    listener = await _started(pool, "cinner", cb)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "cinner", cb) as (listener, conn):
         await conn.execute("SELECT pg_notify('cinner', 'warm')")
         await asyncio.sleep(0.05)
         await conn.execute("SELECT pg_notify('cinner', 'go')")
@@ -704,9 +670,6 @@ async def test_cancelling_a_callback_cancels_what_it_awaits(pool):
         await asyncio.sleep(0.3)
         assert log == ["cancelled"]           # the inner task did not run on
         assert inner_tasks[0].cancelled()
-    finally:
-        conn.close()
-        await listener.shutdown()
 
 
 class _Boom(BaseException):
@@ -724,18 +687,13 @@ async def test_a_base_exception_after_cancelling_its_task_leaves_nothing_behind(
             task.cancel()
             raise _Boom()     # ends that channel's worker, as in any task
 
-    listener = await _started(pool, "boom", cb)
-    conn = await pool.connection()
-    try:
+    async with _listening(pool, "boom", cb) as (listener, conn):
         for p in ("warm", "boom", "after", "again"):
             await conn.execute(f"SELECT pg_notify('boom', '{p}')")
             await _wait_for(lambda: got[-1:] == [p])
             await asyncio.sleep(0.02)
         assert got == ["warm", "boom", "after", "again"]
         assert not listener._handoff
-    finally:
-        conn.close()
-        await listener.shutdown()
 
 
 async def test_a_listener_shut_down_while_full_starts_again_unpaused(pool):
