@@ -1,12 +1,13 @@
 """The client's own share of NOTIFY-to-callback latency, per driver.
 
     .venv/bin/python benchmarks/notify_delivery_cost.py --driver ours [--dsn DSN]
-    .bench-venvs/asyncpg/bin/python benchmarks/notify_delivery_cost.py --driver asyncpg [--dsn DSN]
+    .bench-venvs/asyncpg/bin/python benchmarks/notify_delivery_cost.py --driver asyncpg --dsn DSN
 
 ``notify_latency`` times a whole trip: the sender's query, the server's two
 backends, the kernel, then the client.  This isolates the last part.  A
-listener is started the driver's usual way (ours: ``pool.listener()`` with a
-callback and ``listen()``; asyncpg: ``add_listener``), and then, from a plain
+listener is started the driver's usual way, by the benchmark's adapter
+(``drivers/``: ours ``pool.listener()`` with a callback and ``listen()``;
+asyncpg ``add_listener``), and then, from a plain
 event-loop callback as a transport would, a NotificationResponse is handed
 straight to the driver's protocol object (ours: ``CoreProtocol.feed``;
 asyncpg: ``data_received``).  The time from that call to the callback running
@@ -37,27 +38,14 @@ def _notification(i: int) -> bytes:
 
 
 async def _listen(driver: str, dsn: str, on_payload):
-    """Start a listener; returns (feed, close)."""
+    """Start a listener the way the benchmark's adapter does; returns
+    (the call a transport makes with received bytes, close)."""
+    from drivers import load
+    adapter = load(driver)()
+    close = await adapter.listen_callback(dsn, CHANNEL, on_payload, 10_000)
     if driver == "ours":
-        import psqlpy
-        pool = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=2)
-        listener = pool.listener()
-
-        async def cb(connection, payload, channel, process_id):
-            on_payload(payload)
-
-        await listener.add_callback(CHANNEL, cb)
-        await listener.startup()
-        listener.listen()
-
-        async def close():
-            await listener.shutdown()
-            pool.close()
-        return listener._pg.core.feed, close
-    import asyncpg
-    conn = await asyncpg.connect(dsn)
-    await conn.add_listener(CHANNEL, lambda c, pid, ch, payload: on_payload(payload))
-    return conn._protocol.data_received, conn.close
+        return adapter.listening._pg.core.feed, close
+    return adapter.listening._protocol.data_received, close
 
 
 async def measure(driver: str, dsn: str, n: int) -> list[int]:

@@ -40,6 +40,7 @@ class Driver(BaseDriver):
     async def listen_callback(self, dsn, channel, on_payload, max_buffered):
         conn = await asyncpg.connect(dsn)
         await conn.add_listener(channel, lambda c, pid, ch, payload: on_payload(payload))
+        self.listening = conn    # notify_delivery_cost.py feeds its protocol
 
         async def close():
             await conn.close()

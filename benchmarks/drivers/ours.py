@@ -55,6 +55,7 @@ class Driver(BaseDriver):
         await listener.add_callback(channel, cb)
         await listener.startup()
         listener.listen()
+        self.listening = listener    # notify_delivery_cost.py feeds its protocol
 
         async def close():
             listener.abort_listen()
