@@ -4,6 +4,7 @@
 #   make test PYTEST_ARGS='-x -k listener'
 #   make debug                bounds checks + line tracing build, then pytest
 #   make annotate             Cython HTML annotation next to the .pyx files
+#   make test-pythons         the suite under each other CPython found (PYTHONS)
 #
 # Tests start their own throwaway PostgreSQL (tests/pgcluster.py) unless
 # PSQLPY_TEST_DSN points at a server.
@@ -17,7 +18,7 @@ STAMP := $(VENV)/.psqlpy-installed
 # switching flavour regenerates the C file, since cythonize only looks at mtimes.
 MODE_FILE := build/.psqlpy-build-mode
 
-.PHONY: all venv build test debug debug-build annotate demo bench profile clean distclean
+.PHONY: all venv build test test-pythons debug debug-build annotate demo bench profile clean distclean
 
 all: build
 
@@ -49,6 +50,20 @@ debug-build: venv
 
 test: build
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The suite under other CPythons (tools/find_python.sh finds them: PATH, then
+# pyenv), each in its own .venv-X.Y; a version not found is skipped, loudly.
+# The in-read Listener delivery leans on asyncio internals that differ between
+# versions, and 3.10 has neither asyncio.Runner nor the same TLS transport.
+PYTHONS ?= 3.10 3.12 3.13
+test-pythons:
+	@status=0; \
+	for v in $(PYTHONS); do \
+		py=$$(tools/find_python.sh $$v) || { echo "== Python $$v: not found, skipped"; continue; }; \
+		echo "== Python $$v: $$py"; \
+		$(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v PYTEST_ARGS='$(PYTEST_ARGS)' \
+			|| status=1; \
+	done; exit $$status
 
 debug: venv
 	@rm -f $(MODE_FILE)
@@ -89,10 +104,10 @@ clean:
 	rm -rf build dist *.egg-info .pytest_cache .hypothesis
 	find protocol -name '*.c' -delete -o -name '*.html' -delete
 	find psqlpy -name '*.so' -delete -o -name '*.pyd' -delete
-	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -print | xargs -r rm -rf
+	find . \( -path ./$(VENV) -o -path './.venv-*' -o -path ./.bench-venvs \) -prune -o -name __pycache__ -type d -print | xargs -r rm -rf
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-*
 
 # Coverage-guided fuzzing of the Cython parser and state machine (atheris):
 #   make fuzz FUZZ_SECONDS=60          each target for FUZZ_SECONDS, normal build

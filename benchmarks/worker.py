@@ -456,11 +456,11 @@ assert set(RUNNERS) == set(WORKLOADS)
 
 # ---- main --------------------------------------------------------------------------
 
-def new_loop_runner(loop_name):
+def run_in_new_loop(loop_name, coro):
     if loop_name == "uvloop":
         import uvloop
-        return asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    return asyncio.Runner()
+        return uvloop.run(coro)   # asyncio.Runner(loop_factory=...) is 3.11+
+    return asyncio.run(coro)
 
 
 def apply_overrides(sizes: dict, overrides) -> dict:
@@ -478,9 +478,8 @@ def run_one(driver_name, drv_cls, loop_name, workload, dsn, sizes, timeout):
     notes: list = []
     out = {"driver": driver_name, "loop": loop_name, "workload": workload}
     try:
-        with new_loop_runner(loop_name) as runner:
-            metrics, n, dt = runner.run(
-                asyncio.wait_for(RUNNERS[workload](drv_cls, dsn, sizes, notes), timeout))
+        metrics, n, dt = run_in_new_loop(
+            loop_name, asyncio.wait_for(RUNNERS[workload](drv_cls, dsn, sizes, notes), timeout))
         out.update(status="ok", metrics=metrics, n=n, seconds=round(dt, 6))
     except NotAvailable as exc:
         out.update(status="n/a", reason=str(exc))

@@ -89,11 +89,10 @@ if __name__ == "__main__":
     try:
         for name in ("asyncio", "uvloop"):
             try:
-                factory = __import__("uvloop").new_event_loop if name == "uvloop" else None
+                run = __import__("uvloop").run if name == "uvloop" else asyncio.run
             except ImportError:
                 continue
             print(f"--- event loop: {name}")
-            with asyncio.Runner(loop_factory=factory) as runner:
-                runner.run(main(cluster.dsn()))
+            run(main(cluster.dsn()))
     finally:
         cluster.stop()

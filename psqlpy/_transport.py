@@ -42,6 +42,11 @@ class PgTransportProtocol(asyncio.BufferedProtocol):
             self.closed.set_result(None)
         if self._on_lost is not None:
             self._on_lost(err)
+        # Python 3.10's TLS transport still reports itself open after a loss and
+        # warns (ResourceWarning) when collected; closing a lost one is a no-op.
+        tr = self.transport
+        if tr is not None and not tr.is_closing():
+            tr.close()
 
     def pause_writing(self):
         if self._write_ready is None or self._write_ready.done():

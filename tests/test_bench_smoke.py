@@ -2,7 +2,8 @@
 
 No peer driver is needed: this runs every workload of ours once against the test
 cluster and checks that each emits one valid JSON result that passed its own
-verification (``ok``) or says why the driver cannot do it (``n/a``).
+verification (``ok``) or says why the driver cannot do it (``n/a``).  The
+paired-latency script also runs asyncpg, which the ``test`` extra installs.
 """
 from __future__ import annotations
 
@@ -59,3 +60,17 @@ def test_notify_delivery_cost_script(dsn):
     (line,) = proc.stdout.splitlines()
     assert line.startswith("ours     asyncio  read -> callback: p50 ")
     assert "(270 samples)" in line
+
+
+def test_notify_latency_paired_script(dsn):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "notify_latency_paired.py"),
+         "--dsn", dsn, "--pairs", "2", "--probes", "30", "--warmup", "5",
+         "--resamples", "20", "--loops", "asyncio"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    head, p50, p99 = proc.stdout.splitlines()
+    assert head == "asyncio: 2 rounds x 30 probes per driver"
+    for line, name in ((p50, "p50"), (p99, "p99")):
+        assert line.startswith(f"  {name}: ours ") and " asyncpg " in line
+        assert line.endswith("/2 rounds") and "asyncpg/ours " in line
