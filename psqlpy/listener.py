@@ -147,7 +147,7 @@ class Listener:
         self._started = False
         self._closed_error: BaseException | None = None
 
-        self._queue_waiter: asyncio.Future | None = None
+        self._queue_waiters: set[asyncio.Future] = set()   # one per waiting __anext__
         self._workers: dict[str, asyncio.Task] = {}
         self._contexts: dict[str, contextvars.Context] = {}   # each worker's
         self._handoff: dict[str, tuple] = {}   # channel -> what _deliver_now left to its worker
@@ -566,19 +566,24 @@ class Listener:
                 raise self._closed_error
             if not self._started and self._reconnect_task is None:
                 raise ListenerStartError("the listener is not started; call startup() first")
-            w = self._queue_waiter = asyncio.get_running_loop().create_future()
+            # Several tasks may iterate one listener: each waits on its own
+            # future, and a wake-up wakes them all (the first takes the message).
+            w = asyncio.get_running_loop().create_future()
+            self._queue_waiters.add(w)
             router.backlog_waiter = True
             try:
                 await w
             finally:
-                self._queue_waiter = None
-                router.backlog_waiter = False
+                self._queue_waiters.discard(w)
+                if not self._queue_waiters:
+                    router.backlog_waiter = False
             backlog = router.backlog   # listen() may have replaced it
 
     def _wake_iterator(self) -> None:
-        w = self._queue_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        waiters, self._queue_waiters = self._queue_waiters, set()
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
 
     # ---- connection loss and reconnect -------------------------------------------
 

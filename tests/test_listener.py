@@ -376,3 +376,44 @@ async def test_reconnect_off_iterator_raises_closed(pool, sender):
     assert got == ["before"]
     assert not listener.is_started
     await listener.shutdown()
+
+
+async def test_several_tasks_iterating_one_listener_all_get_woken(pool, sender):
+    # Two consumer tasks share one listener (a common work-queue pattern):
+    # each notification goes to exactly one of them, none is left waiting
+    # forever, and shutdown() ends both loops.
+    listener = pool.listener()
+
+    async def cb(*a):
+        pass
+
+    await listener.add_callback("two_iter", cb)
+    await listener.startup()
+    got: dict[int, list[str]] = {1: [], 2: []}
+
+    async def consume(k):
+        async for msg in listener:
+            got[k].append(msg.payload)
+            await asyncio.sleep(0.05)     # busy: the other one takes the next
+
+    first = asyncio.ensure_future(consume(1))
+    await asyncio.sleep(0.05)            # waiting on an empty backlog
+    second = asyncio.ensure_future(consume(2))
+    await asyncio.sleep(0.05)
+    try:
+        for i in range(6):
+            await sender("two_iter", str(i))
+            await asyncio.sleep(0.02)
+        for _ in range(200):
+            if len(got[1]) + len(got[2]) == 6:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(got[1] + got[2]) == [str(i) for i in range(6)]
+        assert got[1] and got[2]          # the first consumer was woken too
+    finally:
+        await listener.shutdown()
+    done, pending = await asyncio.wait([first, second], timeout=5)
+    for t in pending:
+        t.cancel()
+    assert not pending                    # shutdown() ended both loops
+    assert [t.result() for t in done] == [None, None]
