@@ -145,6 +145,8 @@ class Listener:
         self._pg = None
         self._conn: _ListenerConnection | None = None
         self._started = False
+        self._starting = False
+        self._epoch = 0     # bumped by shutdown()
         self._closed_error: BaseException | None = None
 
         self._queue_waiters: set[asyncio.Future] = set()   # one per waiting __anext__
@@ -197,20 +199,28 @@ class Listener:
     # ---- lifecycle ---------------------------------------------------------------------
 
     async def startup(self) -> None:
-        if self._started:
+        if self._started or self._starting:
             raise ListenerStartError("the listener is already started")
+        # Until _connect() returns, a second startup() must fail (two
+        # connections would both route into the router: every notification
+        # twice) and a shutdown() must win (it bumps the epoch).
+        self._starting = True
+        epoch = self._epoch
         try:
-            await self._connect()
+            await self._connect(epoch)
         except ListenerStartError:
             raise
         except Exception as e:
             raise ListenerStartError(f"could not start the listener: {e}") from e
+        finally:
+            if epoch == self._epoch:
+                self._starting = False
         self._started = True
         self._closed_error = None
         if self._liveness_interval:
             self._liveness_task = self._spawn(self._liveness_loop())
 
-    async def _connect(self) -> None:
+    async def _connect(self, epoch: int) -> None:
         pg = await open_connection(self._config)
         try:
             pg.core.owner = None
@@ -234,6 +244,8 @@ class Listener:
                 await pg.simple_query(sql, ListenerStartError)
                 listened.update(missing)
                 listened.difference_update(extra)
+            if epoch != self._epoch:
+                raise ListenerStartError("the listener was shut down while it was starting")
         except BaseException:
             pg.terminate()
             raise
@@ -252,6 +264,8 @@ class Listener:
         """Stop listening and close the connection.  Registered callbacks are
         kept: a later ``startup()`` LISTENs to every channel again."""
         self._started = False
+        self._starting = False
+        self._epoch += 1    # a startup() still connecting gives its connection up
         self._listening = False
         self._reading_paused = False   # that connection's state, gone with it
         for t in (self._reconnect_task, self._liveness_task):
@@ -608,9 +622,10 @@ class Listener:
 
     async def _reconnect_loop(self, disconnected_at: float, err) -> None:
         delay = self._reconnect_delay
+        epoch = self._epoch
         while self._started:
             try:
-                await self._connect()
+                await self._connect(epoch)
             except asyncio.CancelledError:
                 raise
             except Exception as e:

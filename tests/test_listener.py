@@ -417,3 +417,71 @@ async def test_several_tasks_iterating_one_listener_all_get_woken(pool, sender):
         t.cancel()
     assert not pending                    # shutdown() ended both loops
     assert [t.result() for t in done] == [None, None]
+
+
+async def _listening_backends(conn, channel):
+    """How many sessions last ran the LISTEN that _connect sends for ``channel``."""
+    return await conn.fetch_val(
+        "SELECT count(*) FROM pg_stat_activity WHERE query = $1", [f'LISTEN "{channel}"'])
+
+
+async def _settle(conn, channel, expected):
+    n = None
+    for _ in range(100):                  # a terminated backend exits asynchronously
+        n = await _listening_backends(conn, channel)
+        if n == expected:
+            break
+        await asyncio.sleep(0.02)
+    return n
+
+
+async def test_concurrent_startups_open_one_connection(pool, sender):
+    listener = pool.listener()
+    got = []
+
+    async def cb(conn, payload, channel, pid):
+        got.append(payload)
+
+    await listener.add_callback("two_starts", cb)
+    results = await asyncio.gather(listener.startup(), listener.startup(),
+                                   return_exceptions=True)
+    try:
+        assert results[0] is None
+        assert isinstance(results[1], exc.ListenerStartError)
+        assert listener.is_started
+        listener.listen()
+        await sender("two_starts", "once")
+        await asyncio.sleep(0.2)
+        assert got == ["once"]            # not once per connection
+        assert await _settle(sender.conn, "two_starts", 1) == 1
+    finally:
+        await listener.shutdown()
+    assert await _settle(sender.conn, "two_starts", 0) == 0
+
+
+async def test_shutdown_while_starting_wins(pool, sender):
+    listener = pool.listener()
+
+    async def cb(*a):
+        pass
+
+    await listener.add_callback("sd_starting", cb)
+    starting = asyncio.ensure_future(listener.startup())
+    await asyncio.sleep(0)                # connecting
+    await listener.shutdown()
+    with pytest.raises(exc.ListenerStartError):
+        await starting
+    assert not listener.is_started
+    with pytest.raises(exc.ListenerStartError):
+        listener.connection
+    # The connection it was opening is closed, not left listening.
+    assert await _settle(sender.conn, "sd_starting", 0) == 0
+    # ... and the listener starts again normally.
+    await listener.startup()
+    try:
+        listener.listen()
+        await sender("sd_starting", "x")
+        await asyncio.sleep(0.05)
+        assert listener.is_started and await _settle(sender.conn, "sd_starting", 1) == 1
+    finally:
+        await listener.shutdown()
