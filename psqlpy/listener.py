@@ -251,6 +251,15 @@ class Listener:
             raise
         self._pg = pg
         self._conn = conn
+        # Notifications that came in the read with the LISTEN's reply may
+        # have filled the router and paused this core while self._pg was
+        # still None or the lost connection: _pause_reading() could not
+        # pause this transport nor note it, and nothing would resume it.
+        self._reading_paused = False
+        if pg.core.paused:
+            self._pause_reading()
+            if self._router.buffered <= self._router.resume_at:   # drained meanwhile
+                pg.loop.call_soon(self._resume_reading)
 
     def _live_pg(self):
         """The listener's connection when it is usable now; None while

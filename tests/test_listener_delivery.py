@@ -6,6 +6,8 @@ import contextlib
 import contextvars
 import logging
 import sys
+import threading
+import time
 from collections import deque
 
 import pytest
@@ -720,4 +722,73 @@ async def test_a_listener_shut_down_while_full_starts_again_unpaused(pool):
                 break
         assert got == ["1", "2", "3", "4", "1"]
     finally:
+        await listener.shutdown()
+
+
+def _notify_from_another_thread(dsn: str, sql: str) -> None:
+    """Send ``sql`` on a connection of its own, synchronously (while the test's
+    event loop is blocked)."""
+    async def send() -> None:
+        c = await psqlpy.connect(dsn=dsn)
+        try:
+            await c.execute(sql)
+        finally:
+            c.close()
+
+    t = threading.Thread(target=asyncio.run, args=(send(),))
+    t.start()
+    t.join()
+
+
+async def test_a_notification_with_the_listen_reply_filling_the_buffer_at_startup(pool, dsn):
+    # Restarted with the buffer one short of full; a notification comes in
+    # the same read as the reply to startup()'s LISTEN and fills it.  The
+    # listener must pause and resume reading as usual: before, the core
+    # stayed paused for good (nothing more parsed, queries on
+    # listener.connection hung).
+    listener = pool.listener(max_buffered=2)
+
+    async def cb(conn, payload, channel, pid):
+        pass
+
+    await listener.add_callback("full_at_start", cb)
+    await listener.startup()                       # no listen(): the backlog keeps them
+    await _notify_many(pool, "full_at_start", 1)
+    await _wait_for(lambda: listener.buffered == 1)
+    await listener.shutdown()
+
+    original = listener._before_request
+    held: list[int] = []
+
+    def hold_the_reply() -> None:
+        # Called right after the LISTEN is written: block the loop until the
+        # reply and a notification sent after it both wait in the socket.
+        if not held:
+            held.append(1)
+            time.sleep(0.1)
+            _notify_from_another_thread(dsn, "SELECT pg_notify('full_at_start', '2')")
+            time.sleep(0.1)
+        original()
+
+    setattr(listener, "_before_request", hold_the_reply)
+    await listener.startup()
+    sender = await pool.connection()
+    try:
+        assert held and listener.buffered == 2
+        got = []
+
+        async def consume() -> None:
+            async for msg in listener:
+                got.append(msg.payload)
+                if len(got) == 2:
+                    await sender.execute("SELECT pg_notify('full_at_start', '3')")
+                if len(got) == 3:
+                    return
+
+        await asyncio.wait_for(consume(), 5)
+        assert got == ["1", "2", "3"]
+        assert await asyncio.wait_for(listener.connection.fetch_val("SELECT 7"), 5) == 7
+        assert not listener._reading_paused and not listener._pg.core.paused
+    finally:
+        sender.close()
         await listener.shutdown()
