@@ -143,7 +143,11 @@ class Listener:
         self._callbacks: dict[str, tuple] = {}
         self._router.callbacks = self._callbacks   # shared: mutated in place, never rebound
         self._pg = None
-        self._conn: _ListenerConnection | None = None
+        self._conn: _ListenerConnection | None = None   # set while started
+        # The one Connection callbacks and messages get: it follows the
+        # listener to each new socket, so what was buffered before a
+        # reconnect is delivered with a connection that works after it.
+        self._connection = _ListenerConnection(None)
         self._started = False
         self._starting = False
         self._epoch = 0     # bumped by shutdown()
@@ -223,9 +227,7 @@ class Listener:
     async def _connect(self, epoch: int) -> None:
         pg = await open_connection(self._config)
         try:
-            pg.core.owner = None
-            conn = _ListenerConnection(pg)
-            pg.core.owner = conn
+            pg.core.owner = conn = self._connection
             pg.core.router = self._router
             pg.core.on_notification_limit = self._pause_reading
             pg.before_request = self._before_request
@@ -250,6 +252,7 @@ class Listener:
             pg.terminate()
             raise
         self._pg = pg
+        conn._conn = pg
         self._conn = conn
         # Notifications that came in the read with the LISTEN's reply may
         # have filled the router and paused this core while self._pg was
@@ -289,7 +292,7 @@ class Listener:
         self._contexts.clear()   # a cancelled worker still finishes its _handoff
         self._idle.clear()
         pg, self._pg = self._pg, None
-        self._conn = None
+        self._conn = self._connection._conn = None
         if pg is not None:
             pg._lost_callbacks.clear()
             await pg.close()

@@ -382,6 +382,34 @@ async def test_buffered_notifications_survive_a_reconnect_in_callback_mode(pool,
         assert listener.buffered == 0
 
 
+async def test_notifications_buffered_across_a_reconnect_get_a_working_connection(pool):
+    # Held back by a slow callback when the connection drops, they are
+    # delivered after the reconnect: the connection they come with must be
+    # the listener's live one, not the dead socket they were read from.
+    got = []
+    gate = asyncio.Event()
+
+    async def cb(conn, payload, channel, pid):
+        if payload == "1":
+            await gate.wait()
+        try:
+            got.append((payload, await conn.fetch_val("SELECT $1::text || '!'", [payload])))
+        except Exception as e:
+            got.append((payload, type(e).__name__))
+
+    async with _listening(pool, "rc_conn", cb, reconnect_delay=0.05) as (listener, conn):
+        await conn.execute("SELECT pg_notify('rc_conn', g::text) FROM generate_series(1, 3) g")
+        await _wait_for(lambda: listener.buffered == 2)
+        old_pid = await listener.connection.fetch_val("SELECT pg_backend_pid()")
+        await conn.execute("SELECT pg_terminate_backend($1)", [old_pid])
+        await _wait_for(lambda: listener.reconnect_count == 1)
+        gate.set()
+        await _wait_for(lambda: len(got) == 3)
+        assert got == [("1", "1!"), ("2", "2!"), ("3", "3!")]
+        new_pid = await listener.connection.fetch_val("SELECT pg_backend_pid()")
+        assert new_pid != old_pid
+
+
 # ---- delivery inside the read ------------------------------------------------------------
 
 async def test_an_idle_channel_runs_its_callbacks_inside_the_read(pool):
