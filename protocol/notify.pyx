@@ -241,8 +241,9 @@ cdef class NotificationRouter:
         message delivered as it is taken.  With ``msg``, first finish that
         message's callbacks from index ``start``.
 
-        Returns None when done (the queue is empty, or callbacks were
-        disabled), or ``(coroutine, yielded, msg, next_index)`` when a
+        Returns None when done (the queue is empty, callbacks were
+        disabled, or the channel has no callbacks left: the rest stays in
+        ``q``), or ``(coroutine, yielded, msg, next_index)`` when a
         callback suspended: the caller awaits the coroutine's completion
         (``yielded`` is what it yielded to the event loop), then calls
         ``deliver`` again with ``msg`` and ``next_index``."""
@@ -252,7 +253,7 @@ cdef class NotificationRouter:
         cdef PyObject* res = NULL
         cdef int r
         if msg is None:
-            if todo == 0:
+            if todo == 0 or not self._has_callbacks(channel):
                 return None
             msg = q.popleft()
             self.buffered -= 1
@@ -278,10 +279,17 @@ cdef class NotificationRouter:
                 res = NULL
             if todo == 0 or not self.callbacks_enabled or not q:
                 return None
+            if not self._has_callbacks(channel):
+                # A callback cleared the channel: the rest is not ours to
+                # drop; the caller hands it to the iterator.
+                return None
             msg = q.popleft()
             self.buffered -= 1
             todo -= 1
             i = 0
+
+    cdef bint _has_callbacks(self, str channel):
+        return self.callbacks is not None and bool(self.callbacks.get(channel))
 
     cdef int _callback_error(self, cb, str channel, exc) except -1:
         if self.on_callback_error is not None:

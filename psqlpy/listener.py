@@ -468,8 +468,8 @@ class Listener:
                     # awaited in this task, then delivery goes on where it
                     # stopped.
                     if pending is None:
-                        if not q:
-                            break
+                        if not q or not self._callbacks.get(channel):
+                            break    # (cleared: the finally hands the rest to the iterator)
                         pending = router.deliver(channel, q)
                     else:
                         coro, yielded, msg, nxt = pending
@@ -524,9 +524,11 @@ class Listener:
                 # More arrived after the loop ended: a new worker takes over.
                 self._start_worker(channel, router.queue(channel))
             elif q:
-                # Stopped by abort_listen() (or cancelled): keep the rest, in
-                # order, for the iterator or a later listen().
+                # Stopped by abort_listen() (or cancelled), or the channel's
+                # callbacks were cleared: keep the rest, in order, for the
+                # iterator or a later listen().
                 router.requeue_front(q)
+                self._wake_iterator()
             if self._reading_paused and router.buffered <= router.resume_at:
                 # A callback raised a BaseException with the router full.
                 loop.call_soon(self._resume_reading)

@@ -820,3 +820,63 @@ async def test_a_notification_with_the_listen_reply_filling_the_buffer_at_startu
     finally:
         sender.close()
         await listener.shutdown()
+
+
+async def test_clearing_a_channel_from_its_callback_hands_the_rest_to_the_iterator(pool):
+    # Received before the UNLISTEN, the rest of the burst was dropped without
+    # a trace (taken from the queue, no callback, not counted anywhere).  It
+    # goes to the iterator, in order, and an iterator already waiting wakes.
+    got = []
+
+    async def cb(conn, payload, channel, pid):
+        got.append(payload)
+        if payload == "1":
+            await listener.clear_channel_callbacks("clr_cb")
+
+    listener = await _started(pool, "clr_cb", cb)
+    rest: list[str] = []
+
+    async def consume() -> None:
+        async for msg in listener:
+            rest.append(msg.payload)
+            if len(rest) == 3:
+                return
+
+    try:
+        consumer = asyncio.ensure_future(consume())
+        await asyncio.sleep(0.02)               # waiting on the empty backlog
+        await _notify_many(pool, "clr_cb", 4)
+        await asyncio.wait_for(consumer, 5)
+        assert got == ["1"]
+        assert rest == ["2", "3", "4"]
+        assert listener.buffered == 0 and listener.channels == ()
+    finally:
+        await listener.shutdown()
+
+
+async def test_abort_listen_wakes_an_iterator_waiting_for_what_the_worker_leaves(pool):
+    gate = asyncio.Event()
+
+    async def cb(conn, payload, channel, pid):
+        if payload == "1":
+            await gate.wait()
+
+    listener = await _started(pool, "abort_wake", cb)
+    rest: list[str] = []
+
+    async def consume() -> None:
+        async for msg in listener:
+            rest.append(msg.payload)
+            if len(rest) == 2:
+                return
+
+    try:
+        consumer = asyncio.ensure_future(consume())
+        await _notify_many(pool, "abort_wake", 3)
+        await _wait_for(lambda: listener.buffered == 2)
+        listener.abort_listen()
+        gate.set()                              # "1" finishes; "2", "3" go to the backlog
+        await asyncio.wait_for(consumer, 5)
+        assert rest == ["2", "3"]
+    finally:
+        await listener.shutdown()
