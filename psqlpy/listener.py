@@ -306,14 +306,15 @@ class Listener:
                 or inspect.iscoroutinefunction(getattr(callback, "__call__", None))):
             raise ListenerCallbackError("callback must be a coroutine function (async def)")
         sql = "LISTEN " + self._quote_channel(channel)
-        new = channel not in self._callbacks
         self._callbacks[channel] = self._callbacks.get(channel, ()) + (callback,)
         self._router.add_channel(channel)
         pg = self._live_pg()
-        if new and pg is not None:
+        if pg is not None:
             try:
                 # Returns once the server confirmed: a NOTIFY sent after this
-                # call is delivered.
+                # call is delivered.  Also for a channel that already has a
+                # callback: its LISTEN may still be on its way (or fail), and
+                # a LISTEN repeated is a no-op for the server.
                 await pg.simple_query(sql, ListenerCallbackError)
             except BaseException:
                 cbs = list(self._callbacks.get(channel, ()))

@@ -140,3 +140,37 @@ async def test_channels_changed_while_reconnecting(own_cluster, proxy):
         await listener.shutdown()
         pool.close()
         await pool.wait_closed()
+
+
+async def test_a_second_callback_on_a_channel_waits_for_its_listen(own_cluster, proxy):
+    # add_callback() on a started listener returns once the server confirmed
+    # the LISTEN; that holds for the second callback of a channel whose
+    # LISTEN (sent by the first) is still on its way, too.
+    dsn = _proxy_dsn(proxy)
+    pool, listener, gaps, got = await _listener_with_gaps(dsn, "base_chan")
+    try:
+        proxy.stall()                       # the listener's LISTENs get no reply
+        stalled = list(getattr(proxy, "_stalled"))
+
+        async def a(connection, payload, channel, pid):
+            got.append("a:" + payload)
+
+        async def b(connection, payload, channel, pid):
+            got.append("b:" + payload)
+
+        first = asyncio.ensure_future(listener.add_callback("late_chan", a))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(listener.add_callback("late_chan", b))
+        await asyncio.sleep(0.2)
+        assert not first.done()
+        assert not second.done()            # it returned before the server listened
+        for p in stalled:
+            p.running.set()
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+        await _notify(own_cluster.dsn(sslmode="disable"), "late_chan", "x")
+        await _wait_for(lambda: sorted(got) == ["a:x", "b:x"])
+        assert not gaps
+    finally:
+        await listener.shutdown()
+        pool.close()
+        await pool.wait_closed()
