@@ -82,6 +82,12 @@ cdef class NotificationRouter:
     goes to ``backlog``; ``on_backlog()`` is called when ``backlog_waiter``
     is set (an iterator is waiting), which clears it.
 
+    While ``callbacks_enabled`` is true the backlog holds only strays
+    (channels with no callback: cleared mid-burst, or LISTENed by hand).
+    Nothing may ever iterate them, and held they would keep ``buffered`` up
+    and stop reading for every channel, so only the newest ``stray_limit``
+    are kept; ``on_strays_dropped(n)`` is told of the rest.
+
     ``buffered`` counts notifications routed and not yet reported
     ``delivered()``; ``route()`` returns True once it reaches
     ``max_buffered`` (the caller stops reading) and ``delivered()`` returns
@@ -99,7 +105,9 @@ cdef class NotificationRouter:
         public object on_unrouted
         public dict callbacks         # channel -> tuple of callbacks (deliver)
         public object on_callback_error   # callable(callback, channel, exception)
+        public object on_strays_dropped   # callable(n)
         readonly Py_ssize_t buffered
+        readonly Py_ssize_t stray_limit
         readonly Py_ssize_t max_buffered
         readonly Py_ssize_t resume_at
         # The last channel name decoded, to reuse its str (and cached hash)
@@ -118,6 +126,8 @@ cdef class NotificationRouter:
         self.backlog = deque()
         self.max_buffered = max_buffered
         self.resume_at = resume_at if resume_at >= 0 else max(1, max_buffered // 2)
+        # Below resume_at, so kept strays alone never hold reading paused.
+        self.stray_limit = min(max(1, max_buffered // 4), self.resume_at)
         self._last_len = -1
 
     # ---- registry ----------------------------------------------------------------
@@ -172,10 +182,23 @@ cdef class NotificationRouter:
                 if self.on_unrouted is not None:
                     self.on_unrouted(ch)
         self.backlog.append(msg)
+        if self.callbacks_enabled:
+            self._trim_strays()
         if self.backlog_waiter:
             self.backlog_waiter = False
             if self.on_backlog is not None:
                 self.on_backlog()
+        return 0
+
+    cdef int _trim_strays(self) except -1:
+        cdef Py_ssize_t i, n = len(self.backlog) - self.stray_limit
+        if n <= 0 or not self.callbacks_enabled:
+            return 0
+        for i in range(n):
+            self.backlog.popleft()
+        self.buffered -= n
+        if self.on_strays_dropped is not None:
+            self.on_strays_dropped(n)
         return 0
 
     def route(self, ListenerNotificationMsg msg):
@@ -233,6 +256,7 @@ cdef class NotificationRouter:
         self.backlog = deque()
         for msg in pending:
             self._route(msg)
+        self._trim_strays()
         self.flush()
 
     def deliver(self, str channel, q, ListenerNotificationMsg msg=None, Py_ssize_t start=0):
@@ -297,6 +321,8 @@ cdef class NotificationRouter:
         return 0
 
     def requeue_front(self, q):
-        """Put what a stopped drain left back at the head of the backlog."""
+        """Put what a stopped drain left back at the head of the backlog
+        (while callbacks run, only strays: trimmed as ``stray_limit`` says)."""
         while q:
             self.backlog.appendleft(q.pop())
+        self._trim_strays()

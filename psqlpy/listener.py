@@ -131,6 +131,9 @@ class Listener:
         router.on_channel = self._start_worker
         router.on_backlog = self._wake_iterator
         router.on_unrouted = self._warn_unrouted
+        router.on_strays_dropped = self._strays_dropped
+        self._strays_dropped_total = 0
+        self._strays_logged_at = -1e9
         router.on_callback_error = self._callback_error
         self._reconnect = reconnect
         self._reconnect_delay = reconnect_delay
@@ -454,6 +457,19 @@ class Listener:
     def _warn_unrouted(channel: str) -> None:
         log.warning("notification on channel %r, which has no callback: it goes to "
                     "the iterator queue", channel)
+
+    def _strays_dropped(self, n: int) -> None:
+        # Per notification in the worst case (channels LISTENed by hand, never
+        # iterated): one line per 10 s, with the running total.
+        self._strays_dropped_total += n
+        now = time.monotonic()
+        if now - self._strays_logged_at >= 10.0:
+            self._strays_logged_at = now
+            log.warning(
+                "dropped notifications on channels with no callback (%d so far): "
+                "nothing iterated them while callbacks ran, and kept they would stop "
+                "delivery on every channel; iterate the listener to receive them",
+                self._strays_dropped_total)
 
     async def _channel_worker(self, channel: str, q: collections.deque | None) -> None:
         router = self._router

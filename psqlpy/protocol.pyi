@@ -119,8 +119,11 @@ class NotificationRouter:
     on_unrouted: Callable[[str], None] | None
     callbacks: dict[str, tuple[Callable[..., Any], ...]] | None
     on_callback_error: Callable[[Any, str, BaseException], None] | None
+    on_strays_dropped: Callable[[int], None] | None
     @property
     def buffered(self) -> int: ...
+    @property
+    def stray_limit(self) -> int: ...
     @property
     def max_buffered(self) -> int: ...
     @property

@@ -292,6 +292,39 @@ def test_router_reroutes_backlog_in_order_on_enable():
     assert [m.payload for m in router.backlog] == ["0", "2", "1"]
 
 
+def test_router_keeps_only_the_newest_strays_while_callbacks_run():
+    router = NotificationRouter(max_buffered=8)
+    assert router.stray_limit == 2 and router.resume_at == 4
+    dropped: list[int] = []
+    router.on_strays_dropped = dropped.append
+    router.on_channel = lambda ch, q: None
+    router.add_channel("x")
+    # Iterator mode (callbacks off): everything waits for the iterator.
+    for i in range(5):
+        router.route(ListenerNotificationMsg(1, "stray", str(i)))
+    assert [m.payload for m in router.backlog] == ["0", "1", "2", "3", "4"]
+    assert router.buffered == 5 and dropped == []
+    # Callbacks on: the backlog holds only strays; the newest two stay.
+    router.callbacks_enabled = True
+    router.reroute_backlog()
+    assert [m.payload for m in router.backlog] == ["3", "4"]
+    assert router.buffered == 2 and sum(dropped) == 3
+    router.route(ListenerNotificationMsg(1, "stray", "5"))
+    router.route(ListenerNotificationMsg(1, "x", "6"))      # routed, not a stray
+    assert [m.payload for m in router.backlog] == ["4", "5"]
+    assert router.buffered == 3 and sum(dropped) == 4
+    # A cleared channel's leftovers are strays too: the oldest go first.
+    router.add_channel("gone")
+    router.route(ListenerNotificationMsg(1, "gone", "a"))
+    assert router.buffered == 4
+    q = router.queue("gone")
+    router.remove_channel("gone")
+    assert q is not None
+    router.requeue_front(q)
+    assert [m.payload for m in router.backlog] == ["4", "5"] and sum(dropped) == 5
+    assert router.buffered == 3
+
+
 def test_router_flush_starts_every_drain_when_one_fails():
     router = NotificationRouter()
     started: list[str] = []
@@ -878,5 +911,36 @@ async def test_abort_listen_wakes_an_iterator_waiting_for_what_the_worker_leaves
         gate.set()                              # "1" finishes; "2", "3" go to the backlog
         await asyncio.wait_for(consumer, 5)
         assert rest == ["2", "3"]
+    finally:
+        await listener.shutdown()
+
+
+async def test_a_cleared_channel_s_leftovers_do_not_stop_the_other_channels(pool, caplog):
+    # Callback mode, small buffer: a callback clears its channel at the start
+    # of a burst that fills the buffer.  Its leftovers (nobody iterates) used
+    # to hold the buffer over resume_at for good: reading never resumed and
+    # the other channel's callbacks starved.  Now they are dropped, logged.
+    got: dict[str, list[str]] = {"lo_a": [], "lo_b": []}
+
+    async def cb(conn, payload, channel, pid):
+        got[channel].append(payload)
+        if channel == "lo_a" and payload == "1":
+            await listener.clear_channel_callbacks("lo_a")
+
+    listener = pool.listener(max_buffered=8)
+    await listener.add_callback("lo_a", cb)
+    await listener.add_callback("lo_b", cb)
+    await listener.startup()
+    listener.listen()
+    try:
+        with caplog.at_level(logging.WARNING, logger="psqlpy.listener"):
+            await _notify_many(pool, "lo_a", 50)
+            await _notify_many(pool, "lo_b", 30)
+            await _wait_for(lambda: len(got["lo_b"]) == 30)
+        assert got["lo_a"] == ["1"]
+        assert got["lo_b"] == [str(i) for i in range(1, 31)]
+        assert listener.buffered <= 2
+        assert any("dropped notifications on channels with no callback" in r.getMessage()
+                   for r in caplog.records)
     finally:
         await listener.shutdown()
