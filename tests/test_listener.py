@@ -29,6 +29,20 @@ async def sender(pool):
     conn.close()
 
 
+async def _iterating(pool, *channels, **settings):
+    """A started listener in iterator mode: a no-op callback on each channel
+    (which LISTENs it), ``listen()`` never called."""
+    listener = pool.listener(**settings)
+
+    async def cb(*a):
+        pass
+
+    for channel in channels:
+        await listener.add_callback(channel, cb)
+    await listener.startup()
+    return listener
+
+
 async def _collect(listener, n, timeout=10):
     got = []
 
@@ -43,13 +57,7 @@ async def _collect(listener, n, timeout=10):
 
 
 async def test_iterator_receives_and_buffers_before_first_anext(pool, sender):
-    listener = pool.listener()
-
-    async def cb(*args):
-        pass
-
-    await listener.add_callback("chan_iter", cb)
-    await listener.startup()
+    listener = await _iterating(pool, "chan_iter")
     try:
         for i in range(5):
             await sender("chan_iter", f"m{i}")
@@ -185,13 +193,7 @@ async def test_abort_listen_then_listen_resumes_without_loss(pool, sender):
 
 @pytest.mark.parametrize("channel", ["MyChan", "a-b c", '"; DROP TABLE x; --', "ünï"])
 async def test_channel_names_are_literal(pool, sender, channel):
-    listener = pool.listener()
-
-    async def cb(*a):
-        pass
-
-    await listener.add_callback(channel, cb)
-    await listener.startup()
+    listener = await _iterating(pool, channel)
     try:
         await sender(channel, "p")
         got = await _collect(listener, 1, timeout=5)
@@ -219,14 +221,8 @@ async def test_invalid_channel_names_rejected_before_sending(pool, bad):
 
 
 async def test_payloads_are_byte_exact(pool, sender):
-    listener = pool.listener()
-
-    async def cb(*a):
-        pass
-
     payloads = ["", "x" * 7999, "ünïcødé ✓ 漢字", "it's \"quoted\"", "line1\nline2\r\n\ttab"]
-    await listener.add_callback("pl", cb)
-    await listener.startup()
+    listener = await _iterating(pool, "pl")
     try:
         for p in payloads:
             await sender("pl", p)
@@ -294,13 +290,7 @@ async def test_queries_on_listener_connection_do_not_lose_notifications(pool, se
 
 
 async def test_backpressure_bounds_memory_and_loses_nothing(pool, sender):
-    listener = pool.listener(max_buffered=50)
-
-    async def cb(*a):
-        pass
-
-    await listener.add_callback("bp", cb)
-    await listener.startup()
+    listener = await _iterating(pool, "bp", max_buffered=50)
     try:
         await sender.conn.execute(
             "SELECT pg_notify('bp', g::text) FROM generate_series(1, 3000) g")
@@ -356,13 +346,7 @@ async def test_reconnects_relistens_and_reports_gap(pool, sender):
 
 
 async def test_reconnect_off_iterator_raises_closed(pool, sender):
-    listener = pool.listener(reconnect=False)
-
-    async def cb(*a):
-        pass
-
-    await listener.add_callback("nr", cb)
-    await listener.startup()
+    listener = await _iterating(pool, "nr", reconnect=False)
     pid = await listener.connection.fetch_val("SELECT pg_backend_pid()")
     await sender("nr", "before")
     await asyncio.sleep(0.1)
@@ -382,13 +366,7 @@ async def test_several_tasks_iterating_one_listener_all_get_woken(pool, sender):
     # Two consumer tasks share one listener (a common work-queue pattern):
     # each notification goes to exactly one of them, none is left waiting
     # forever, and shutdown() ends both loops.
-    listener = pool.listener()
-
-    async def cb(*a):
-        pass
-
-    await listener.add_callback("two_iter", cb)
-    await listener.startup()
+    listener = await _iterating(pool, "two_iter")
     got: dict[int, list[str]] = {1: [], 2: []}
 
     async def consume(k):
