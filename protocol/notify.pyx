@@ -105,6 +105,10 @@ cdef class NotificationRouter:
         public object on_unrouted
         public dict callbacks         # channel -> tuple of callbacks (deliver)
         public object on_callback_error   # callable(callback, channel, exception)
+        # callable(callback, channel, base_exception) -> True when that
+        # BaseException (a CancelledError the callback met, say) was the
+        # callback's own and was reported: delivery goes on.  Else it propagates.
+        public object on_callback_base_error
         public object on_strays_dropped   # callable(n)
         readonly Py_ssize_t buffered
         readonly Py_ssize_t stray_limit
@@ -294,6 +298,11 @@ cdef class NotificationRouter:
                 except Exception as e:
                     self._callback_error(cb, channel, e)
                     continue
+                except BaseException as e:
+                    if (self.on_callback_base_error is not None
+                            and self.on_callback_base_error(cb, channel, e)):
+                        continue
+                    raise
                 if r == 1:     # suspended
                     yielded = <object>res   # PyIter_Send gave a new reference;
                     Py_DECREF(yielded)      # the cast took another one

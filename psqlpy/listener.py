@@ -135,6 +135,7 @@ class Listener:
         self._strays_dropped_total = 0
         self._strays_logged_at = -1e9
         router.on_callback_error = self._callback_error
+        router.on_callback_base_error = self._callback_base_error
         self._reconnect = reconnect
         self._reconnect_delay = reconnect_delay
         self._max_reconnect_delay = max_reconnect_delay
@@ -493,8 +494,9 @@ class Listener:
                         t, thrown = thrown, None
                         try:
                             await _finish(coro, yielded, t)
-                        except asyncio.CancelledError:
-                            raise
+                        except asyncio.CancelledError as e:
+                            if not self._callback_base_error(coro, channel, e):
+                                raise
                         except Exception as e:
                             self._callback_error(coro, channel, e)
                         pending = router.deliver(channel, q, msg, nxt)
@@ -554,6 +556,21 @@ class Listener:
     def _callback_error(cb, channel: str, exc: BaseException) -> None:
         log.error("listener callback %r for channel %r raised; delivery continues", cb, channel,
                   exc_info=exc)
+
+    @classmethod
+    def _callback_base_error(cls, cb, channel: str, exc: BaseException) -> bool:
+        """A CancelledError out of a callback while its task is not being
+        cancelled (it awaited something another task cancelled) is that
+        callback's error, as it would be for a callback with a task of its
+        own: logged, and the other callbacks and messages go on.  Python 3.10
+        cannot tell (no ``Task.cancelling()``): there it stops the task."""
+        if not isinstance(exc, asyncio.CancelledError):
+            return False
+        cancelling = getattr(asyncio.current_task(), "cancelling", None)
+        if cancelling is None or cancelling():
+            return False
+        cls._callback_error(cb, channel, exc)
+        return True
 
     def _before_request(self) -> None:
         # A query on the listener connection needs the stream read past the

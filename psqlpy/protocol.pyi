@@ -119,6 +119,7 @@ class NotificationRouter:
     on_unrouted: Callable[[str], None] | None
     callbacks: dict[str, tuple[Callable[..., Any], ...]] | None
     on_callback_error: Callable[[Any, str, BaseException], None] | None
+    on_callback_base_error: Callable[[Any, str, BaseException], bool] | None
     on_strays_dropped: Callable[[int], None] | None
     @property
     def buffered(self) -> int: ...

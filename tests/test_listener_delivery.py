@@ -944,3 +944,44 @@ async def test_a_cleared_channel_s_leftovers_do_not_stop_the_other_channels(pool
                    for r in caplog.records)
     finally:
         await listener.shutdown()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling() is 3.11+")
+async def test_a_cancelled_error_a_callback_meets_is_that_callback_s_error(pool, caplog):
+    # A callback awaiting something another task cancels (or raising the
+    # CancelledError it got) ended the channel's task: that message's later
+    # callbacks never ran and nothing was logged.  As with a task per
+    # callback (asyncpg), it is now that callback's error: logged, and the
+    # rest goes on.  The channel's task itself was not cancelled.
+    loop = asyncio.get_running_loop()
+    seen = []
+    tasks: set[asyncio.Task] = set()
+
+    async def first(conn, payload, channel, pid):
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        if payload == "1":                  # suspends; then what it awaits is cancelled
+            fut = loop.create_future()
+            loop.call_later(0.01, fut.cancel)
+            await fut
+        if payload == "2":                  # raises without suspending
+            raise asyncio.CancelledError()
+        seen.append(("first", payload))
+
+    async def second(conn, payload, channel, pid):
+        seen.append(("second", payload))
+
+    with caplog.at_level(logging.ERROR, logger="psqlpy.listener"):
+        async with _listening(pool, "own_cancel", first, second) as (listener, conn):
+            await conn.execute("SELECT pg_notify('own_cancel', g::text) FROM generate_series(1, 3) g")
+            await _wait_for(lambda: len(seen) == 4)
+            assert seen == [("second", "1"), ("second", "2"), ("first", "3"), ("second", "3")]
+            assert len(tasks) == 1                      # one task delivered all three
+            (task,) = tasks
+            assert not task.done() and listener.buffered == 0
+            await conn.execute("SELECT pg_notify('own_cancel', '4')")
+            await _wait_for(lambda: len(seen) == 6)
+    errors = [r for r in caplog.records if r.name == "psqlpy.listener" and r.levelno == logging.ERROR]
+    assert len(errors) == 2
+    assert all(r.exc_info and r.exc_info[0] is asyncio.CancelledError for r in errors)
