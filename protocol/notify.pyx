@@ -276,19 +276,24 @@ cdef class NotificationRouter:
         (``yielded`` is what it yielded to the event loop), then calls
         ``deliver`` again with ``msg`` and ``next_index``."""
         cdef Py_ssize_t todo = len(q)
-        cdef Py_ssize_t i
+        cdef Py_ssize_t i = start
         cdef tuple cbs
         cdef PyObject* res = NULL
         cdef int r
-        if msg is None:
-            if todo == 0 or not self._has_callbacks(channel):
-                return None
-            msg = q.popleft()
-            self.buffered -= 1
-            todo -= 1
-        i = start
         while True:
+            # One look-up per message: this message's callbacks, as they are
+            # when it is taken.
             cbs = self.callbacks.get(channel, ()) if self.callbacks is not None else ()
+            if msg is None:
+                if todo == 0 or not cbs:
+                    # No callbacks left (a callback cleared the channel):
+                    # the rest is not ours to drop; the caller hands it to
+                    # the iterator.
+                    return None
+                msg = q.popleft()
+                self.buffered -= 1
+                todo -= 1
+                i = 0
             while i < len(cbs):
                 cb = cbs[i]
                 i += 1
@@ -312,17 +317,7 @@ cdef class NotificationRouter:
                 res = NULL
             if todo == 0 or not self.callbacks_enabled or not q:
                 return None
-            if not self._has_callbacks(channel):
-                # A callback cleared the channel: the rest is not ours to
-                # drop; the caller hands it to the iterator.
-                return None
-            msg = q.popleft()
-            self.buffered -= 1
-            todo -= 1
-            i = 0
-
-    cdef bint _has_callbacks(self, str channel):
-        return self.callbacks is not None and bool(self.callbacks.get(channel))
+            msg = None
 
     cdef int _callback_error(self, cb, str channel, exc) except -1:
         if self.on_callback_error is not None:

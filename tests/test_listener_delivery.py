@@ -65,6 +65,16 @@ async def _notify_many(pool, channel, n):
         conn.close()
 
 
+def _consuming(listener, n, into):
+    """A task taking ``n`` payloads from the listener's iterator into ``into``."""
+    async def consume() -> None:
+        async for msg in listener:
+            into.append(msg.payload)
+            if len(into) == n:
+                return
+    return asyncio.ensure_future(consume())
+
+
 async def _wait_for(cond, timeout=10.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while not cond():
@@ -868,15 +878,8 @@ async def test_clearing_a_channel_from_its_callback_hands_the_rest_to_the_iterat
 
     listener = await _started(pool, "clr_cb", cb)
     rest: list[str] = []
-
-    async def consume() -> None:
-        async for msg in listener:
-            rest.append(msg.payload)
-            if len(rest) == 3:
-                return
-
     try:
-        consumer = asyncio.ensure_future(consume())
+        consumer = _consuming(listener, 3, rest)
         await asyncio.sleep(0.02)               # waiting on the empty backlog
         await _notify_many(pool, "clr_cb", 4)
         await asyncio.wait_for(consumer, 5)
@@ -896,15 +899,8 @@ async def test_abort_listen_wakes_an_iterator_waiting_for_what_the_worker_leaves
 
     listener = await _started(pool, "abort_wake", cb)
     rest: list[str] = []
-
-    async def consume() -> None:
-        async for msg in listener:
-            rest.append(msg.payload)
-            if len(rest) == 2:
-                return
-
     try:
-        consumer = asyncio.ensure_future(consume())
+        consumer = _consuming(listener, 2, rest)
         await _notify_many(pool, "abort_wake", 3)
         await _wait_for(lambda: listener.buffered == 2)
         listener.abort_listen()
