@@ -1,7 +1,8 @@
 """NOTIFY-to-callback latency of ours and asyncpg, paired probe by probe.
 
-    .venv/bin/python benchmarks/notify_latency_paired.py [--dsn DSN] [--loop uvloop]
+    .venv/bin/python benchmarks/notify_latency_paired.py [--dsn DSN] [--loops uvloop]
                                                          [--pairs 40] [--probes 1000]
+                                                         [--busy 4,25]
 
 ``run.py``'s ``notify_latency`` runs each driver in its own process, one after
 the other.  On a small machine most of a trip is the server's two backends and
@@ -16,6 +17,10 @@ is per connection, so every ``--pairs`` round opens fresh listeners (in random
 order) and a fresh sender (asyncpg, as in ``run.py``).  A probe is timed as
 ``notify_latency`` times it: from just before the sender's NOTIFY to the
 driver's callback.  The first ``--warmup`` probes of a round are dropped.
+
+``--busy TASKS,US`` keeps the loop busy meanwhile (``busyloop.py``: TASKS tasks
+computing US microseconds per turn), as ``run.py``'s ``notify_latency_busy``
+does: an application's loop is seldom idle when a notification arrives.
 
 Printed: p50/p99 of all probes per driver, the ratio asyncpg / ours (> 1: ours
 lower), a 95% bootstrap interval of that ratio (rounds resampled), and in how
@@ -46,10 +51,14 @@ def pct(sorted_samples: list[int], p: float) -> float:
     return sorted_samples[min(len(sorted_samples) - 1, int(len(sorted_samples) * p))] / 1000.0
 
 
-async def one_round(dsn: str, probes: int, warmup: int, rng: random.Random) -> dict:
+async def one_round(dsn: str, probes: int, warmup: int, rng: random.Random,
+                    busy: tuple[int, int] | None = None) -> dict:
     """Fresh listeners for both drivers and a fresh sender; returns the
-    kept latencies (ns) per driver."""
+    kept latencies (ns) per driver.  ``busy``: (tasks, us) of other work on
+    the loop while the probes run (busyloop.py)."""
     import asyncpg
+
+    from busyloop import busy_loop
 
     from drivers import load
 
@@ -71,8 +80,9 @@ async def one_round(dsn: str, probes: int, warmup: int, rng: random.Random) -> d
             closers.append(await load(driver)().listen_callback(
                 dsn, f"paired_{driver}", on_payload_of(driver), 10_000))
         sender = await asyncpg.connect(dsn)
-        try:
-            lat: dict = {d: [] for d in DRIVERS}
+        lat: dict = {d: [] for d in DRIVERS}
+
+        async def run_probes():
             for i in range(warmup + probes):
                 for driver in rng.sample(DRIVERS, len(DRIVERS)):
                     waiting[driver] = w = loop.create_future()
@@ -81,6 +91,14 @@ async def one_round(dsn: str, probes: int, warmup: int, rng: random.Random) -> d
                     t1 = await asyncio.wait_for(w, 10)
                     if i >= warmup:
                         lat[driver].append(t1 - t0)
+        try:
+            if busy is None:
+                await run_probes()
+            else:
+                async with busy_loop(*busy) as load:
+                    await run_probes()
+                if load["turns"] < warmup + probes:
+                    raise SystemExit("the loop load did not run")
         finally:
             await sender.close()
     finally:
@@ -128,7 +146,11 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--resamples", type=int, default=400)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--busy", metavar="TASKS,US",
+                    help="other work on the loop meanwhile: TASKS tasks computing US "
+                         "microseconds per turn (run.py's notify_latency_busy: 4,25)")
     args = ap.parse_args(argv)
+    busy = tuple(int(x) for x in args.busy.split(",")) if args.busy else None
     rng = random.Random(args.seed)
     with server_dsn(args.dsn, announce=lambda t: print(t, file=sys.stderr)) as dsn:
         for loop_name in args.loops.split(","):
@@ -137,8 +159,10 @@ def main(argv=None) -> int:
                 run = uvloop.run
             else:
                 run = asyncio.run
-            rounds = [run(one_round(dsn, args.probes, args.warmup, rng)) for _ in range(args.pairs)]
-            print(report(rounds, loop_name, rng, args.resamples), flush=True)
+            rounds = [run(one_round(dsn, args.probes, args.warmup, rng, busy))
+                      for _ in range(args.pairs)]
+            label = loop_name if busy is None else f"{loop_name}, busy {busy[0]}x{busy[1]} us"
+            print(report(rounds, label, rng, args.resamples), flush=True)
     return 0
 
 

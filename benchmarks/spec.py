@@ -19,6 +19,8 @@ WORKLOADS: dict[str, tuple[str, dict[str, tuple[str, bool]]]] = {
     "notify_iter_1k": ("notifications/s, 1 KB payloads, iterator mode", {"rate": ("notif/s", True)}),
     "notify_latency": ("NOTIFY -> delivery latency",
                        {"p50": ("us", False), "p99": ("us", False)}),
+    "notify_latency_busy": ("NOTIFY -> delivery latency, loop busy with 4 tasks x 25 us turns",
+                            {"p50": ("us", False), "p99": ("us", False)}),
     "select1": ("SELECT 1 round trips/s (one connection, sequential)", {"rate": ("queries/s", True)}),
     "fetch": ("fetch 10k rows x 8 mixed columns", {"rate": ("rows/s", True)}),
     "wide_rows": ("wide rows: bytea 1 MiB per row", {"rate": ("MiB/s", True)}),
@@ -44,6 +46,9 @@ SIZES = {
         "stall": 5.0,
     },
 }
+
+#: notify_latency_busy: (tasks, microseconds per turn) of other work on the loop.
+BUSY_LOOP = (4, 25)
 
 WIDE_BYTES = 1 << 20   # one bytea value per row
 CHANNEL = "bench_chan"

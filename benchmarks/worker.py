@@ -35,7 +35,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from spec import CHANNEL, SIZES, WIDE_BYTES, WORKLOADS, expand  # noqa: E402
+from busyloop import busy_loop  # noqa: E402
+from spec import BUSY_LOOP, CHANNEL, SIZES, WIDE_BYTES, WORKLOADS, expand  # noqa: E402
 
 try:  # the common NOTIFY sender, installed in every driver's virtualenv
     import asyncpg as _sender_driver
@@ -215,7 +216,9 @@ async def notify_throughput(drv_cls, dsn, sz, notes, size, mode):
     return {"rate": n / dt}, n, dt
 
 
-async def notify_latency(drv_cls, dsn, sz, notes):
+async def notify_latency(drv_cls, dsn, sz, notes, busy=None):
+    """``busy``: (tasks, us) of other work on the loop while probes run
+    (busyloop.py); the load's turns must have run, or the run is an error."""
     count = sz["latency_count"]
     drv = drv_cls()
     loop = asyncio.get_running_loop()
@@ -234,14 +237,22 @@ async def notify_latency(drv_cls, dsn, sz, notes):
 
     lat: list = []
 
-    async def measure(sender):
-        await until_ready(sender, ready)
-        t = time.perf_counter()
+    async def probes(sender):
         for i in range(count):
             box["w"] = loop.create_future()
             t0 = time.perf_counter_ns()
             await sender.execute(f"NOTIFY {CHANNEL}, '{i}'")
             lat.append((await asyncio.wait_for(box["w"], 10)) - t0)
+
+    async def measure(sender):
+        await until_ready(sender, ready)
+        t = time.perf_counter()
+        if busy is None:
+            await probes(sender)
+        else:
+            async with busy_loop(*busy) as load:
+                await probes(sender)
+            check(load["turns"] >= count, "the loop load did not run")
         return time.perf_counter() - t
 
     from drivers import NotAvailable
@@ -432,6 +443,12 @@ async def pool(drv_cls, dsn, sz, notes):
     return {"rate": n / dt}, n, dt
 
 
+def _latency(busy):
+    async def run(drv_cls, dsn, sz, notes):
+        return await notify_latency(drv_cls, dsn, sz, notes, busy)
+    return run
+
+
 def _notify(size, mode):
     async def run(drv_cls, dsn, sz, notes):
         return await notify_throughput(drv_cls, dsn, sz, notes, size, mode)
@@ -444,6 +461,7 @@ RUNNERS = {
     "notify_iter_32": _notify(32, "iterator"),
     "notify_iter_1k": _notify(1024, "iterator"),
     "notify_latency": notify_latency,
+    "notify_latency_busy": _latency(BUSY_LOOP),
     "select1": select1,
     "fetch": fetch,
     "wide_rows": wide_rows,

@@ -39,6 +39,23 @@ def test_worker_quick_ours(dsn):
         assert r["n"] > 0 and r["seconds"] > 0
 
 
+def test_busy_loop_runs_its_turns():
+    import asyncio
+
+    from busyloop import busy_loop
+
+    async def main():
+        async with busy_loop(3, 20) as load:
+            t0 = asyncio.get_running_loop().time()
+            await asyncio.sleep(0.05)
+            waited = asyncio.get_running_loop().time() - t0
+        return load["turns"], waited
+    turns, waited = asyncio.run(main())
+    # 3 tasks x 20 us per turn: a turn of all three takes about 60 us, so in
+    # 50 ms each has had hundreds of turns, and the sleep still ended.
+    assert turns >= 300 and waited < 5.0
+
+
 def test_worker_reports_na_for_missing_copy(dsn):
     import psqlpy
     if hasattr(psqlpy.Connection, "copy_records_to_table"):
@@ -62,15 +79,17 @@ def test_notify_delivery_cost_script(dsn):
     assert "(270 samples)" in line
 
 
-def test_notify_latency_paired_script(dsn):
+@pytest.mark.parametrize("busy, label", [((), "asyncio"),
+                                         (("--busy", "2,10"), "asyncio, busy 2x10 us")])
+def test_notify_latency_paired_script(dsn, busy, label):
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", "notify_latency_paired.py"),
          "--dsn", dsn, "--pairs", "2", "--probes", "30", "--warmup", "5",
-         "--resamples", "20", "--loops", "asyncio"],
+         "--resamples", "20", "--loops", "asyncio", *busy],
         capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     head, p50, p99 = proc.stdout.splitlines()
-    assert head == "asyncio: 2 rounds x 30 probes per driver"
+    assert head == f"{label}: 2 rounds x 30 probes per driver"
     for line, name in ((p50, "p50"), (p99, "p99")):
         assert line.startswith(f"  {name}: ours ") and " asyncpg " in line
         assert line.endswith("/2 rounds") and "asyncpg/ours " in line
