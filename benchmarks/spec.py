@@ -32,14 +32,14 @@ WORKLOADS: dict[str, tuple[str, dict[str, tuple[str, bool]]]] = {
 #: Sizes of the full run and of ``--quick`` (smoke tests; figures meaningless).
 SIZES = {
     "full": {
-        "notify_n": 100_000, "latency_count": 5000, "select1_n": 5000,
+        "notify_n": 100_000, "latency_count": 5000, "latency_budget": 40.0, "select1_n": 5000,
         "fetch_rows": 10_000, "fetch_repeat": 20, "wide_rows": 50, "wide_repeat": 2,
         "execute_many_rows": 10_000, "copy_rows": 100_000,
         "pool_size": 10, "pool_tasks": 100, "pool_queries": 50,
         "stall": 30.0,   # seconds without a notification: the run fails
     },
     "quick": {
-        "notify_n": 2000, "latency_count": 100, "select1_n": 300,
+        "notify_n": 2000, "latency_count": 100, "latency_budget": 10.0, "select1_n": 300,
         "fetch_rows": 2000, "fetch_repeat": 1, "wide_rows": 4, "wide_repeat": 1,
         "execute_many_rows": 1000, "copy_rows": 5000,
         "pool_size": 10, "pool_tasks": 20, "pool_queries": 10,

@@ -39,6 +39,18 @@ def test_worker_quick_ours(dsn):
         assert r["n"] > 0 and r["seconds"] > 0
 
 
+@pytest.mark.parametrize("workload", ["notify_latency", "notify_latency_busy"])
+def test_latency_probing_stops_at_its_budget(dsn, workload):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "worker.py"), "--driver", "ours",
+         "--dsn", dsn, "--quick", "--workloads", workload, "--set", "latency_budget=0"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    (r,) = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert r["status"] == "ok", r
+    assert r["n"] == 1 and r["notes"] == ["1 of 100 probes: stopped after 0 s"]
+    assert r["metrics"]["p50"] == r["metrics"]["p99"] > 0
+
+
 def test_busy_loop_runs_its_turns():
     import asyncio
 
