@@ -122,6 +122,16 @@ class PgConnection:
         if self._drain is not None:
             await self._wait_drain()
         self._check_open()
+        req, fut = self._push(kind, data, statement, copy_in_handler)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if req.transaction_status is None and not self.core.is_closed:
+                self._cancel_in_flight(req)
+            raise
+
+    def _push(self, kind: int, data: bytes, statement=None, copy_in_handler=None):
+        """Queue a Request and write ``data``: ``(request, its future)``."""
         fut = self.loop.create_future()
         req = _proto.Request(kind, fut, statement)
         if copy_in_handler is not None:
@@ -133,12 +143,7 @@ class PgConnection:
             # listener's core then keeps reading past a full router); after
             # the write: what it wakes may send queries of its own.
             self.before_request()
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            if req.transaction_status is None and not self.core.is_closed:
-                self._cancel_in_flight(req)
-            raise
+        return req, fut
 
     def _cancel_in_flight(self, req) -> None:
         # The task was cancelled (or timed out) mid-query.  Keep the request in
@@ -147,32 +152,51 @@ class PgConnection:
         # result and no late CancelRequest can hit the next query.
         drain = self.loop.create_future()
         req.waiter = drain
-        self._drain = self.loop.create_future()
-        self.spawn(self._cancel_and_drain(drain, self._drain))
+        self._add_barrier(self._cancel_and_drain, drain)
 
-    async def _cancel_and_drain(self, req_done: asyncio.Future, all_done: asyncio.Future) -> None:
-        try:
+    def _add_barrier(self, fn, *args) -> None:
+        """Run ``fn(*args)`` in the background; no request starts until it and every
+        barrier added before it have ended.  Chained: several requests
+        cancelled at once (a pipeline) each send a CancelRequest, and the last
+        one's may reach the server first."""
+        prev = self._drain
+        done = self.loop.create_future()
+        self._drain = done
+
+        async def run():
             try:
-                await asyncio.wait_for(self.send_cancel(), timeout=10)
-            except Exception as e:  # the request still drains normally
-                log.warning("could not send CancelRequest: %s", e)
-            try:
-                await asyncio.wait_for(asyncio.shield(req_done), timeout=30)
-            except asyncio.TimeoutError:
-                log.error("cancelled query did not finish in 30 s; closing the connection")
-                self.terminate()
-            except Exception:
-                pass
-        finally:
-            if not all_done.done():
-                all_done.set_result(None)
-            if self._drain is all_done:
+                await fn(*args)
+            finally:
+                if prev is not None:
+                    await asyncio.shield(prev)
+
+        def ended(_task):
+            # A done callback, not a finally: it also runs for a task
+            # cancelled (by close()) before its first step.
+            if not done.done():
+                done.set_result(None)
+            if self._drain is done:
                 self._drain = None
 
+        self.spawn(run()).add_done_callback(ended)
+
+    async def _cancel_and_drain(self, req_done: asyncio.Future) -> None:
+        try:
+            await asyncio.wait_for(self.send_cancel(), timeout=10)
+        except Exception as e:  # the request still drains normally
+            log.warning("could not send CancelRequest: %s", e)
+        try:
+            await asyncio.wait_for(asyncio.shield(req_done), timeout=30)
+        except asyncio.TimeoutError:
+            log.error("cancelled query did not finish in 30 s; closing the connection")
+            self.terminate()
+        except Exception:
+            pass
+
     async def _wait_drain(self) -> None:
-        drain = self._drain
-        if drain is not None:
-            await asyncio.shield(drain)
+        # A barrier may be chained onto while we wait: wait for the last one.
+        while self._drain is not None and not self._drain.done():
+            await asyncio.shield(self._drain)
 
     async def send_cancel(self) -> None:
         """CancelRequest over a new connection; returns when the server has
@@ -324,12 +348,7 @@ class PgConnection:
             await self._wait_drain()
         self._check_open()
         first = _proto.build_execute_many(st, seq[:batch_size], False)   # encode errors cost nothing yet
-        fut = self.loop.create_future()
-        req = _proto.Request(_proto.REQUEST_EXTENDED, fut, st)
-        self.core.push_request(req)
-        self.transport.write(first)
-        if self.before_request is not None:
-            self.before_request()
+        req, fut = self._push(_proto.REQUEST_EXTENDED, first, st)
         try:
             for i in range(batch_size, len(seq), batch_size):
                 # Encode the next batch while the kernel still sends the last.

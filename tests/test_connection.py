@@ -78,6 +78,34 @@ async def test_cancel_mid_query_leaves_connection_clean(conn):
                                 "WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'") == 0
 
 
+async def test_late_cancel_of_an_earlier_query_never_hits_the_next(conn, monkeypatch):
+    # Two pipelined queries cancelled at once send two CancelRequests; the
+    # first one is slow to reach the server (a new connection each).  The next
+    # query must wait for both, not only for the last one's.
+    from psqlpy._pgconn import PgConnection
+    send_cancel = PgConnection.send_cancel
+    sent = []
+
+    async def slow_first(self):
+        sent.append(self)
+        if len(sent) == 1:
+            await asyncio.sleep(0.5)
+        await send_cancel(self)
+
+    monkeypatch.setattr(PgConnection, "send_cancel", slow_first)
+    t1 = asyncio.ensure_future(conn.execute("SELECT pg_sleep(30)"))
+    t2 = asyncio.ensure_future(conn.execute("SELECT 2"))
+    await asyncio.sleep(0.1)
+    t1.cancel()
+    t2.cancel()
+    for t in (t1, t2):
+        with pytest.raises(asyncio.CancelledError):
+            await t
+    assert await asyncio.wait_for(
+        conn.fetch_val("SELECT 'next' FROM pg_sleep(1)"), 10) == "next"
+    assert len(sent) == 2
+
+
 async def test_simple_query_batch_and_transaction(conn):
     await conn.execute_batch("CREATE TEMP TABLE tb (v int); INSERT INTO tb VALUES (1), (2)")
     async with conn.transaction() as tx:
