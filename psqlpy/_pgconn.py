@@ -193,6 +193,28 @@ class PgConnection:
         except Exception:
             pass
 
+    def rollback_soon(self) -> None:
+        """Roll back whatever transaction is open once every request sent so
+        far has ended, before any later request runs.  For a BEGIN, COMMIT or
+        ROLLBACK whose task was cancelled: it may still run (it is drained) or
+        never have been sent, and nothing else would end that transaction."""
+        if not self.is_closed:
+            self._add_barrier(self._rollback_after, self._drain)
+
+    async def _rollback_after(self, prev) -> None:
+        if prev is not None:
+            await asyncio.shield(prev)
+        if self.is_closed or (self.transaction_status == "I" and not self.core.pending_requests):
+            return
+        try:
+            _, fut = self._push(_proto.REQUEST_SIMPLE, _proto.build_query("ROLLBACK"))
+            await asyncio.wait_for(fut, 30)
+        except asyncio.TimeoutError:
+            log.error("ROLLBACK did not finish in 30 s; closing the connection")
+            self.terminate()
+        except Exception as e:
+            log.warning("could not roll back after a cancelled transaction command: %s", e)
+
     async def _wait_drain(self) -> None:
         # A barrier may be chained onto while we wait: wait for the last one.
         while self._drain is not None and not self._drain.done():

@@ -115,7 +115,11 @@ class _QueryMethods:
                                            schema_name, self._error_context)
 
     async def in_transaction(self) -> bool:
-        return self._pg().transaction_status != "I"
+        pg = self._pg()
+        # After a cancellation the status is known once the drain (and any
+        # ROLLBACK it runs) is over.
+        await pg._wait_drain()
+        return pg.transaction_status != "I"
 
     # attributes the OpenTelemetry instrumentation and users read
     @property

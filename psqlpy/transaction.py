@@ -64,18 +64,34 @@ class Transaction(_QueryMethods):
         pg = self._connection._pg()
         if pg.transaction_status != "I":
             raise TransactionBeginError("the connection is already in a transaction")
-        await pg.simple_query(self._begin_sql(), TransactionBeginError)
+        try:
+            await pg.simple_query(self._begin_sql(), TransactionBeginError)
+        except BaseException as e:
+            if not isinstance(e, Exception):
+                # Cancelled: the BEGIN still runs (its request is drained) and
+                # nothing would ever end the transaction it opens.
+                pg.rollback_soon()
+            raise
         self._state = "started"
 
     async def commit(self) -> None:
-        pg = self._pg()
-        self._state = "done"
-        await pg.simple_query("COMMIT", TransactionCommitError)
+        await self._end("COMMIT", TransactionCommitError)
 
     async def rollback(self) -> None:
+        await self._end("ROLLBACK", TransactionRollbackError)
+
+    async def _end(self, sql: str, context) -> None:
         pg = self._pg()
         self._state = "done"
-        await pg.simple_query("ROLLBACK", TransactionRollbackError)
+        try:
+            await pg.simple_query(sql, context)
+        except BaseException as e:
+            if not isinstance(e, Exception):
+                # Cancelled, maybe while still waiting for an earlier cancelled
+                # query, so before our COMMIT/ROLLBACK was sent: the transaction
+                # must not stay open with no Transaction left to end it.
+                pg.rollback_soon()
+            raise
 
     @staticmethod
     def _savepoint(name) -> str:

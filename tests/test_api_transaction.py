@@ -1,6 +1,7 @@
 """Conformance: Transaction (API.md)."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -83,6 +84,68 @@ async def test_async_with_rolls_back_and_reraises(conn: Connection) -> None:
             await tx.execute("INSERT INTO api_tx VALUES (1)")
             await tx.execute("SELECT 1/0")
     assert await _count(conn) == 0
+
+
+async def _other_count(dsn: str) -> int:
+    """api_tx's row count as another session sees it (what was committed)."""
+    async with await connect(dsn=dsn) as other:
+        return int(await other.fetch_val("SELECT count(*) FROM api_tx"))
+
+
+async def test_begin_cancelled_in_flight_leaves_no_transaction(conn: Connection, dsn: str) -> None:
+    tx = conn.transaction()
+    task = asyncio.ensure_future(tx.begin())
+    await asyncio.sleep(0)        # the BEGIN is on the wire
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The BEGIN still ran on the server; it must not swallow what comes next
+    # into a transaction nobody commits.
+    await conn.execute("INSERT INTO api_tx VALUES (1)")
+    assert not await conn.in_transaction()
+    assert await _other_count(dsn) == 1
+    async with conn.transaction() as tx2:
+        await tx2.execute("INSERT INTO api_tx VALUES (2)")
+    assert await _other_count(dsn) == 2
+
+
+async def test_block_cancelled_again_during_its_rollback(conn: Connection, dsn: str) -> None:
+    running = asyncio.Event()
+
+    async def work() -> None:
+        async with conn.transaction() as tx:
+            await tx.execute("INSERT INTO api_tx VALUES (1)")
+            running.set()
+            await tx.execute("SELECT pg_sleep(30)")
+
+    task = asyncio.ensure_future(work())
+    await asyncio.wait_for(running.wait(), 5)
+    await asyncio.sleep(0.1)      # pg_sleep running
+    task.cancel()
+    await asyncio.sleep(0)        # __aexit__'s ROLLBACK waits for the cancelled pg_sleep
+    task.cancel()                 # ... and is cancelled too
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not await asyncio.wait_for(conn.in_transaction(), 10)
+    await conn.execute("INSERT INTO api_tx VALUES (2)")
+    assert await _other_count(dsn) == 1    # row 2 only, committed
+
+
+async def test_commit_cancelled_before_it_is_sent(conn: Connection, dsn: str) -> None:
+    tx = conn.transaction()
+    await tx.begin()
+    await tx.execute("INSERT INTO api_tx VALUES (1)")
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(tx.execute("SELECT pg_sleep(30)"), 0.2)
+    task = asyncio.ensure_future(tx.commit())
+    await asyncio.sleep(0)        # COMMIT waits for the cancelled pg_sleep to end
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert tx.is_closed()
+    assert not await asyncio.wait_for(conn.in_transaction(), 10)
+    await conn.execute("INSERT INTO api_tx VALUES (2)")
+    assert await _other_count(dsn) == 1
 
 
 async def test_savepoints_with_names_needing_quotes(conn: Connection) -> None:
