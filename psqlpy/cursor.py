@@ -87,16 +87,25 @@ class Cursor:
             raise CursorStartError("the cursor has no query")
         pg = self._pg()
         query, params = bind_parameters(self.querystring, self.parameters)
-        if pg.transaction_status == "I":
-            await pg.simple_query("BEGIN", CursorStartError)
-            self._own_tx = True
-        st = await pg.statement_for(query, True, CursorStartError)
-        # Bind the portal now (Sync does not close it inside a transaction):
-        # with the statement cache off the statement is the unnamed one, which
-        # the next query on this connection would replace.
-        portal = f"__psqlpy_c{next(_portal_ids)}"
-        req = await pg.request(_proto.REQUEST_SYNC, _proto.build_bind_portal(st, params, portal), st)
-        pg.raise_for(req, CursorStartError)
+        own_tx = pg.transaction_status == "I"
+        try:
+            if own_tx:
+                await pg.simple_query("BEGIN", CursorStartError)
+            st = await pg.statement_for(query, True, CursorStartError)
+            # Bind the portal now (Sync does not close it inside a transaction):
+            # with the statement cache off the statement is the unnamed one, which
+            # the next query on this connection would replace.
+            portal = f"__psqlpy_c{next(_portal_ids)}"
+            req = await pg.request(_proto.REQUEST_SYNC, _proto.build_bind_portal(st, params, portal), st)
+            pg.raise_for(req, CursorStartError)
+        except BaseException:
+            if own_tx:
+                # The transaction we began must not outlive a failed start
+                # (``async with`` does not close a cursor whose start raised):
+                # a failed Parse or Bind left it aborted, a cancellation open.
+                pg.rollback_soon()
+            raise
+        self._own_tx = own_tx
         self._statement = st
         self._params = params
         self._portal = portal

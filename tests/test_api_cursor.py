@@ -1,6 +1,7 @@
 """Conformance: Cursor (API.md): a protocol-level portal inside a transaction."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -117,6 +118,28 @@ async def test_cursor_outside_transaction_makes_its_own(conn: Connection) -> Non
         assert _vals(await cur.fetchmany()) == [1, 2, 3, 4, 5]
     assert not await conn.in_transaction()
     assert await conn.fetch_val("SELECT 1") == 1
+
+
+async def test_failed_start_ends_its_own_transaction(conn: Connection) -> None:
+    # ``async with`` never closes a cursor whose start raised: the start must
+    # not leave its own transaction behind (aborted, or open).
+    with pytest.raises(exc.CursorStartError):
+        async with conn.cursor("SELECT * FROM api_no_such"):
+            pass
+    assert not await conn.in_transaction()
+    assert await conn.fetch_val("SELECT 1") == 1
+    with pytest.raises(exc.PyToRustValueMappingError):   # the Bind is never sent
+        async with conn.cursor("SELECT $1::int2", [70000]):
+            pass
+    assert not await conn.in_transaction()
+    task = asyncio.ensure_future(conn.cursor(Q).start())
+    await asyncio.sleep(0)        # its BEGIN is on the wire
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not await conn.in_transaction()
+    assert await conn.fetch_val("SELECT 2") == 2
+    assert not await conn.in_transaction()
 
 
 async def test_fetch_error(conn: Connection) -> None:
