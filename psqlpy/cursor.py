@@ -50,6 +50,7 @@ class Cursor:
         self._own_tx = False
         self._exhausted = False
         self._closed = False
+        self._lost = False
 
     def _pg(self):
         if self._transaction is not None:
@@ -111,10 +112,15 @@ class Cursor:
         self._portal = portal
         self._bound = True
         self._exhausted = False
+        self._lost = False     # a new portal: nothing of it was lost
 
     async def _fetch(self, n: int) -> QueryResult:
         if self._closed:
             raise CursorClosedError("the cursor is closed")
+        if self._lost:
+            raise CursorFetchError(
+                "an earlier fetch on this cursor was cancelled and its rows are lost; "
+                "the cursor cannot go on")
         if self._portal is None:
             await self.start()
         st = self._statement
@@ -126,7 +132,14 @@ class Cursor:
             self._bound = True
         else:
             data = _proto.build_portal_execute(self._portal, n)
-        req = await pg.request(_proto.REQUEST_EXTENDED, data, st)
+        try:
+            req = await pg.request(_proto.REQUEST_EXTENDED, data, st)
+        except BaseException as e:
+            if not isinstance(e, Exception):
+                # Cancelled: the portal may still have advanced, its rows
+                # drained to nobody; going on would silently skip them.
+                self._lost = True
+            raise
         pg.raise_for(req, CursorFetchError)
         if not req.suspended:
             self._exhausted = True

@@ -142,6 +142,24 @@ async def test_failed_start_ends_its_own_transaction(conn: Connection) -> None:
     assert not await conn.in_transaction()
 
 
+async def test_cancelled_fetch_never_skips_rows_silently(conn: Connection) -> None:
+    async with conn.transaction() as tx:
+        async with tx.cursor(Q, array_size=2) as cur:
+            assert _vals(await cur.fetchmany()) == [1, 2]
+            task = asyncio.ensure_future(cur.fetchmany())
+            await asyncio.sleep(0)        # the Execute is on the wire
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # Rows 3 and 4 went to the cancelled fetch: the next one must not
+            # quietly go on with 5 and 6.
+            with pytest.raises(exc.CursorFetchError, match="cancelled"):
+                await cur.fetchmany()
+            await cur.execute(Q)          # a new portal can be fetched
+            assert _vals(await cur.fetchmany()) == [1, 2]
+        assert await tx.fetch_val("SELECT 7") == 7
+
+
 async def test_fetch_error(conn: Connection) -> None:
     async with conn.transaction() as tx:
         await tx.create_savepoint("c")
