@@ -175,9 +175,19 @@ class Cursor:
         self._portal = None
         self._bound = False
         if portal is not None and bound:
-            pg = self._connection._conn
-            if pg is not None and not pg.is_closed and pg.transaction_status == "T":
+            pg = self._own_pg()
+            if pg is not None and pg.transaction_status == "T":
                 await pg.request(_proto.REQUEST_SYNC, _proto.build_close_portal(portal))
+
+    def _own_pg(self):
+        """The connection's PgConnection while it is still ours: None once the
+        connection is closed or handed back to its pool, where another user
+        may have it (and a COMMIT of ours would end their transaction)."""
+        conn = self._connection
+        pg = conn._conn
+        if conn._released or pg is None or pg.is_closed:
+            return None
+        return pg
 
     def close(self):
         """Close the cursor (its portal, and its own transaction if it began one).
@@ -186,12 +196,12 @@ class Cursor:
         if self._closed:
             return _done_future()
         self._closed = True
-        pg = self._connection._conn
-        if pg is not None and not pg.is_closed and (self._portal is not None or self._own_tx):
-            return pg.spawn(self._aclose(pg))
+        pg = self._own_pg()
+        if pg is not None and (self._portal is not None or self._own_tx):
+            return pg.spawn(self._aclose())
         return _done_future()
 
-    async def _aclose(self, pg) -> None:
+    async def _aclose(self) -> None:
         try:
             await self._close_portal()
         except Exception:
@@ -199,7 +209,10 @@ class Cursor:
         if self._own_tx:
             self._own_tx = False
             try:
-                if not pg.is_closed and pg.transaction_status != "I":
+                # Checked again: the connection may have been handed back
+                # while the portal was being closed.
+                pg = self._own_pg()
+                if pg is not None and pg.transaction_status != "I":
                     await pg.simple_query("COMMIT")
             except Exception:
                 pass
@@ -215,9 +228,7 @@ class Cursor:
     async def __aexit__(self, *exc) -> None:
         if not self._closed:
             self._closed = True
-            pg = self._connection._conn
-            if pg is not None and not pg.is_closed:
-                await self._aclose(pg)
+            await self._aclose()
 
     def __aiter__(self) -> Cursor:
         return self

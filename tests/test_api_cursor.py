@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from psqlpy import Connection, Cursor, QueryResult, connect
+from psqlpy import Connection, ConnectionPool, Cursor, QueryResult, connect
 from psqlpy import exceptions as exc
 
 Q = "SELECT g AS n FROM generate_series(1, 10) g ORDER BY g"
@@ -158,6 +158,38 @@ async def test_cancelled_fetch_never_skips_rows_silently(conn: Connection) -> No
             await cur.execute(Q)          # a new portal can be fetched
             assert _vals(await cur.fetchmany()) == [1, 2]
         assert await tx.fetch_val("SELECT 7") == 7
+
+
+async def test_cursor_closed_after_its_connection_went_back_to_the_pool(dsn: str) -> None:
+    pool = ConnectionPool(dsn=dsn, max_db_pool_size=2)
+    try:
+        async with pool.acquire() as c:
+            await c.execute_batch("DROP TABLE IF EXISTS api_cur_pool; "
+                                  "CREATE TABLE api_cur_pool (x int)")
+            pid = await c.fetch_val("SELECT pg_backend_pid()")
+        conn = await pool.connection()
+        cur = conn.cursor(Q)              # outside a transaction: it begins its own
+        await cur.start()
+        conn.close()                      # back to the pool (which rolls it back)
+        for _ in range(500):
+            if pool.status().available == 1:
+                break
+            await asyncio.sleep(0.01)
+        other = await pool.connection()
+        assert await other.fetch_val("SELECT pg_backend_pid()") == pid   # the same socket
+        tx = other.transaction()
+        await tx.begin()
+        await tx.execute("INSERT INTO api_cur_pool VALUES (1)")
+        # The stale cursor must not touch the other user's transaction.
+        await cur.close()
+        assert await other.in_transaction()
+        await tx.rollback()
+        assert await other.fetch_val("SELECT count(*) FROM api_cur_pool") == 0
+        await other.execute("DROP TABLE api_cur_pool")
+        other.close()
+    finally:
+        pool.close()
+        await pool.wait_closed()
 
 
 async def test_fetch_error(conn: Connection) -> None:
