@@ -121,7 +121,8 @@ class ConnectionPool:
         try:
             return await fut
         except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
+            # Handed something (not failed by close()) as we were cancelled.
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
                 got = fut.result()
                 if got is _SLOT:
                     self._size -= 1

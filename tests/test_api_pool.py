@@ -503,6 +503,24 @@ async def test_waiter_cancelled_as_it_is_handed_a_connection(dsn: str) -> None:
         await _close(pool)
 
 
+async def test_waiter_cancelled_as_the_pool_closes(dsn: str) -> None:
+    pool = ConnectionPool(dsn=dsn, max_db_pool_size=2)
+    c1, c2 = await pool.connection(), await pool.connection()
+    waiter = asyncio.ensure_future(pool.connection())
+    await asyncio.sleep(0.01)
+    pool.close()              # fails the waiter ...
+    waiter.cancel()           # ... which is cancelled before it runs
+    # A cancelled task ends with CancelledError (asyncio.timeout and TaskGroup
+    # rely on it), not with the error it was about to be woken with.
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert pool.status().waiting == 0
+    c1.close()
+    c2.close()
+    assert pool.status().size == 0
+    await pool.wait_closed()
+
+
 async def test_many_concurrent_users_bounded(dsn: str) -> None:
     pool = ConnectionPool(dsn=dsn, max_db_pool_size=3)
     peak = 0
