@@ -345,36 +345,41 @@ class PgConnection:
     async def execute_many(self, sql: str, seq_params, prepared: bool = True,
                            context=ConnectionExecuteError, batch_size: int = 1000):
         if not prepared or self._stmt_cache_size <= 0:
-            # One Parse and one Sync per batch: safe behind PgBouncer.
+            # The unnamed statement, parsed again for each batch (its parameter
+            # types come from that batch's values), every batch behind the one
+            # Sync: atomic as the prepared way, and one transaction behind
+            # PgBouncer.
             seq = list(seq_params)
-            for i in range(0, len(seq), batch_size):
-                oids, rows = _textcodecs.prepare_many(seq[i:i + batch_size])
-                st = _proto.Statement("", sql, oids, ())
-                data = _proto.build_parse("", sql, oids) + _proto.build_execute_many(st, rows)
-                req = await self.request(_proto.REQUEST_EXTENDED, data, None)
-                self.raise_for(req, context)
+            if not seq:
+                return
+            req = await self._request_batches(None, (
+                _unprepared_batch(sql, seq[i:i + batch_size])
+                for i in range(0, len(seq), batch_size)))
+            self.raise_for(req, context)
             return
         st = await self.statement_for(sql, prepared, context)
         seq = seq_params if isinstance(seq_params, (list, tuple)) else list(seq_params)
         if len(seq) <= batch_size:
             req = await self.request(_proto.REQUEST_EXTENDED, _proto.build_execute_many(st, seq), st)
         else:
-            req = await self._request_batches(st, seq, batch_size)
+            req = await self._request_batches(st, (
+                _proto.build_execute_many(st, seq[i:i + batch_size], False)
+                for i in range(0, len(seq), batch_size)))
         self.raise_for(req, context)
 
-    async def _request_batches(self, st, seq, batch_size: int):
-        """One request for all of ``seq``: Bind/Execute written a batch at a time
-        (waiting on transport backpressure, never on the server), one Sync at
-        the end, so the whole set is pipelined and atomic like one statement."""
+    async def _request_batches(self, st, batches):
+        """One request for every chunk of ``batches`` (Bind/Execute messages,
+        encoded as they are needed), written a chunk at a time (waiting on
+        transport backpressure, never on the server), one Sync at the end, so
+        the whole set is pipelined and atomic like one statement."""
         if self._drain is not None:
             await self._wait_drain()
         self._check_open()
-        first = _proto.build_execute_many(st, seq[:batch_size], False)   # encode errors cost nothing yet
+        first = next(batches)   # encode errors cost nothing yet
         req, fut = self._push(_proto.REQUEST_EXTENDED, first, st)
         try:
-            for i in range(batch_size, len(seq), batch_size):
-                # Encode the next batch while the kernel still sends the last.
-                chunk = _proto.build_execute_many(st, seq[i:i + batch_size], False)
+            # Each chunk is encoded while the kernel still sends the last.
+            for chunk in batches:
                 await self.protocol.drain()
                 self.transport.write(chunk)
         except BaseException:
@@ -423,6 +428,13 @@ class PgConnection:
             self.transport.abort()
         for t in list(self._tasks):
             t.cancel()
+
+
+def _unprepared_batch(sql: str, seq) -> bytes:
+    """Parse(unnamed) + Bind/Execute for each row of ``seq``, no Sync."""
+    oids, rows = _textcodecs.prepare_many(seq)
+    st = _proto.Statement("", sql, oids, ())
+    return _proto.build_parse("", sql, oids) + _proto.build_execute_many(st, rows, False)
 
 
 def _is_stale_plan(fields) -> bool:

@@ -178,19 +178,22 @@ async def test_pool_discards_connection_left_in_transaction(dsn):
         await pool.wait_closed()
 
 
-async def test_execute_many_large_is_atomic_and_pipelined(conn):
+@pytest.mark.parametrize("prepared", [True, False])
+async def test_execute_many_large_is_atomic_and_pipelined(conn, prepared):
     await conn.execute("CREATE TEMP TABLE em (v int4 PRIMARY KEY)")
-    await conn.execute_many("INSERT INTO em VALUES ($1)", [[i] for i in range(5000)])
+    await conn.execute_many("INSERT INTO em VALUES ($1)", [[i] for i in range(5000)],
+                            prepared=prepared)
     assert await conn.fetch_val("SELECT count(*) FROM em") == 5000
     # A duplicate in the last batch: nothing of the whole set is applied.
     rows: list[list[Any]] = [[i] for i in range(5000, 9000)] + [[1]]
     with pytest.raises(exc.IntegrityError):
-        await conn.execute_many("INSERT INTO em VALUES ($1)", rows)
+        await conn.execute_many("INSERT INTO em VALUES ($1)", rows, prepared=prepared)
     assert await conn.fetch_val("SELECT count(*) FROM em") == 5000
-    # A value that cannot be encoded in a later batch: the same.
+    # A value that cannot be encoded (or, sent as text, cast) in a later batch:
+    # the same.
     rows = [[i] for i in range(9000, 12000)] + [["not an int"]]
     with pytest.raises(exc.Error):
-        await conn.execute_many("INSERT INTO em VALUES ($1)", rows)
+        await conn.execute_many("INSERT INTO em VALUES ($1)", rows, prepared=prepared)
     assert await conn.fetch_val("SELECT count(*) FROM em") == 5000
     assert not await conn.in_transaction()
 
