@@ -151,6 +151,7 @@ class PgConnection:
         # it, and make the next request wait until both are done, so no stale
         # result and no late CancelRequest can hit the next query.
         drain = self.loop.create_future()
+        drain.add_done_callback(_retrieve)
         req.waiter = drain
         self._add_barrier(self._cancel_and_drain, drain)
 
@@ -387,6 +388,7 @@ class PgConnection:
             # whole set; the request then completes (unawaited) in order.
             if not self.is_closed and not self.transport.is_closing():
                 self.transport.write(_proto.build_pipeline_abort())
+            fut.add_done_callback(_retrieve)   # nobody awaits it now
             raise
         self.transport.write(_proto.build_sync())
         try:
@@ -428,6 +430,14 @@ class PgConnection:
             self.transport.abort()
         for t in list(self._tasks):
             t.cancel()
+
+
+def _retrieve(fut) -> None:
+    # For a future nobody may await any more (a drained request whose barrier
+    # close() cancelled): mark its exception seen, or asyncio logs "Future
+    # exception was never retrieved" at ERROR when it is collected.
+    if not fut.cancelled():
+        fut.exception()
 
 
 def _unprepared_batch(sql: str, seq) -> bytes:

@@ -2,6 +2,8 @@
 import asyncio
 import datetime
 import decimal
+import gc
+import logging
 import uuid
 from typing import Any, cast
 
@@ -104,6 +106,30 @@ async def test_late_cancel_of_an_earlier_query_never_hits_the_next(conn, monkeyp
     assert await asyncio.wait_for(
         conn.fetch_val("SELECT 'next' FROM pg_sleep(1)"), 10) == "next"
     assert len(sent) == 2
+
+
+async def test_close_right_after_a_cancel_logs_no_unretrieved_error(dsn, monkeypatch, caplog):
+    # close() ends the drain of a cancelled query (its CancelRequest still on
+    # the way): the drained request's error must not surface as asyncio's
+    # "Future exception was never retrieved" ERROR.
+    from psqlpy._pgconn import PgConnection
+    send_cancel = PgConnection.send_cancel
+
+    async def slow(self):
+        await send_cancel(self)
+        await asyncio.sleep(1)    # its connection is slow to close: close() is done first
+
+    monkeypatch.setattr(PgConnection, "send_cancel", slow)
+    c = await psqlpy.connect(dsn=dsn)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(c.execute("SELECT pg_sleep(30)"), 0.1)
+    await c.__aexit__(None, None, None)
+    del c
+    for _ in range(3):
+        await asyncio.sleep(0.05)   # the cancelled drain task ends
+        gc.collect()
+    assert [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.ERROR and "never retrieved" in r.getMessage()] == []
 
 
 async def test_simple_query_batch_and_transaction(conn):
