@@ -202,20 +202,28 @@ class Cursor:
         return _done_future()
 
     async def _aclose(self) -> None:
+        own_tx, self._own_tx = self._own_tx, False
         try:
-            await self._close_portal()
-        except Exception:
-            pass
-        if self._own_tx:
-            self._own_tx = False
             try:
-                # Checked again: the connection may have been handed back
-                # while the portal was being closed.
-                pg = self._own_pg()
-                if pg is not None and pg.transaction_status != "I":
-                    await pg.simple_query("COMMIT")
+                await self._close_portal()
             except Exception:
                 pass
+            if own_tx:
+                try:
+                    # Checked again: the connection may have been handed back
+                    # while the portal was being closed.
+                    pg = self._own_pg()
+                    if pg is not None and pg.transaction_status != "I":
+                        await pg.simple_query("COMMIT")
+                except Exception:
+                    pass
+        except BaseException:
+            # Cancelled (e.g. a block cancelled twice), maybe before our
+            # COMMIT went out: our transaction must not stay open.
+            pg = self._own_pg()
+            if own_tx and pg is not None:
+                pg.rollback_soon()
+            raise
 
     def is_closed(self) -> bool:
         return self._closed

@@ -160,6 +160,26 @@ async def test_cancelled_fetch_never_skips_rows_silently(conn: Connection) -> No
         assert await tx.fetch_val("SELECT 7") == 7
 
 
+async def test_own_transaction_cursor_cancelled_again_while_closing(conn: Connection) -> None:
+    running = asyncio.Event()
+
+    async def work() -> None:
+        async with conn.cursor("SELECT pg_sleep(30)") as cur:   # its own transaction
+            running.set()
+            await cur.fetchone()
+
+    task = asyncio.ensure_future(work())
+    await asyncio.wait_for(running.wait(), 5)
+    await asyncio.sleep(0.1)      # pg_sleep running
+    task.cancel()
+    await asyncio.sleep(0)        # __aexit__ waits for the cancelled fetch to drain
+    task.cancel()                 # ... and is cancelled too
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not await asyncio.wait_for(conn.in_transaction(), 10)
+    assert await conn.fetch_val("SELECT 3") == 3
+
+
 async def test_cursor_closed_after_its_connection_went_back_to_the_pool(dsn: str) -> None:
     pool = ConnectionPool(dsn=dsn, max_db_pool_size=2)
     try:
