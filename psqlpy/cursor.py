@@ -88,6 +88,7 @@ class Cursor:
             raise CursorStartError("the cursor has no query")
         pg = self._pg()
         query, params = bind_parameters(self.querystring, self.parameters)
+        await pg._wait_drain()    # the status is known once a drain is over
         own_tx = pg.transaction_status == "I"
         try:
             if own_tx:

@@ -62,6 +62,9 @@ class Transaction(_QueryMethods):
         if self._state != "new":
             raise TransactionBeginError("the transaction was already started")
         pg = self._connection._pg()
+        # After a cancellation the status is known once the drain (and the
+        # ROLLBACK it may run) is over.
+        await pg._wait_drain()
         if pg.transaction_status != "I":
             raise TransactionBeginError("the connection is already in a transaction")
         try:

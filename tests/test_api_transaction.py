@@ -109,6 +109,26 @@ async def test_begin_cancelled_in_flight_leaves_no_transaction(conn: Connection,
     assert await _other_count(dsn) == 2
 
 
+async def test_begin_cancelled_after_it_ran(conn: Connection, dsn: str) -> None:
+    pg = conn._conn   # type: ignore[attr-defined]
+    tx = conn.transaction()
+    task = asyncio.ensure_future(tx.begin())
+    while pg.transaction_status != "T":
+        await asyncio.sleep(0)
+    task.cancel()                 # BEGIN done, its task not resumed yet
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # Its transaction is rolled back before anything else runs: a new one
+    # can begin right away.
+    async with conn.transaction() as tx2:
+        await tx2.execute("INSERT INTO api_tx VALUES (1)")
+    assert not await conn.in_transaction()
+    assert await _other_count(dsn) == 1
+    async with conn.cursor("SELECT 5") as cur:   # begins its own transaction
+        assert (await cur.fetchone()).result(as_tuple=True) == [(5,)]
+    assert not await conn.in_transaction()
+
+
 async def test_block_cancelled_again_during_its_rollback(conn: Connection, dsn: str) -> None:
     running = asyncio.Event()
 
