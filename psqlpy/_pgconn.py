@@ -155,31 +155,37 @@ class PgConnection:
         req.waiter = drain
         self._add_barrier(self._cancel_and_drain, drain)
 
-    def _add_barrier(self, fn, *args) -> None:
-        """Run ``fn(*args)`` in the background; no request starts until it and every
-        barrier added before it have ended.  Chained: several requests
-        cancelled at once (a pipeline) each send a CancelRequest, and the last
-        one's may reach the server first."""
+    def _add_barrier(self, fn, *args, after: bool = False) -> asyncio.Future:
+        """Run ``fn(*args)`` in the background (``after``: once the barriers
+        before it have ended); no request starts until it and every barrier
+        added before it have ended.  Chained: several requests cancelled at
+        once (a pipeline) each send a CancelRequest, and the last one's may
+        reach the server first.  Returns a future done when it has ended."""
         prev = self._drain
         done = self.loop.create_future()
         self._drain = done
 
         async def run():
+            if after and prev is not None:
+                await asyncio.shield(prev)
             try:
                 await fn(*args)
             finally:
                 if prev is not None:
                     await asyncio.shield(prev)
 
-        def ended(_task):
+        def ended(task):
             # A done callback, not a finally: it also runs for a task
             # cancelled (by close()) before its first step.
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("background step failed: %r", task.exception())
             if not done.done():
                 done.set_result(None)
             if self._drain is done:
                 self._drain = None
 
         self.spawn(run()).add_done_callback(ended)
+        return done
 
     async def _cancel_and_drain(self, req_done: asyncio.Future) -> None:
         try:
@@ -194,22 +200,34 @@ class PgConnection:
         except Exception:
             pass
 
+    def run_first(self, fn, *args) -> asyncio.Future:
+        """Run ``fn(*args)`` once every request sent so far has ended and
+        before any later request starts, whoever sends it (the pool's reset
+        after the connection is handed back included).  ``fn`` sends with
+        :meth:`send_now`.  Returns a future done when it has run."""
+        return self._add_barrier(fn, *args, after=True)
+
+    async def send_now(self, kind: int, data: bytes, statement=None):
+        """A request sent at once, past the barriers: only for the body of
+        :meth:`run_first` (a plain request() there would wait for itself)."""
+        self._check_open()
+        _, fut = self._push(kind, data, statement)
+        return await fut
+
     def rollback_soon(self) -> None:
         """Roll back whatever transaction is open once every request sent so
         far has ended, before any later request runs.  For a BEGIN, COMMIT or
         ROLLBACK whose task was cancelled: it may still run (it is drained) or
         never have been sent, and nothing else would end that transaction."""
         if not self.is_closed:
-            self._add_barrier(self._rollback_after, self._drain)
+            self.run_first(self._rollback_open)
 
-    async def _rollback_after(self, prev) -> None:
-        if prev is not None:
-            await asyncio.shield(prev)
+    async def _rollback_open(self) -> None:
         if self.is_closed or (self.transaction_status == "I" and not self.core.pending_requests):
             return
         try:
-            _, fut = self._push(_proto.REQUEST_SIMPLE, _proto.build_query("ROLLBACK"))
-            await asyncio.wait_for(fut, 30)
+            await asyncio.wait_for(
+                self.send_now(_proto.REQUEST_SIMPLE, _proto.build_query("ROLLBACK")), 30)
         except asyncio.TimeoutError:
             log.error("ROLLBACK did not finish in 30 s; closing the connection")
             self.terminate()

@@ -199,32 +199,25 @@ class Cursor:
         self._closed = True
         pg = self._own_pg()
         if pg is not None and (self._portal is not None or self._own_tx):
-            return pg.spawn(self._aclose())
+            # Ahead of any later request on the connection (the pool's reset
+            # after Connection.close() included): the Close and our COMMIT go
+            # out while the connection is still ours, even when close() is
+            # not awaited or the awaiting task is cancelled.
+            return asyncio.shield(pg.run_first(self._close_now, pg))
         return _done_future()
 
-    async def _aclose(self) -> None:
-        own_tx, self._own_tx = self._own_tx, False
+    async def _close_now(self, pg) -> None:
+        portal, bound, own_tx = self._portal, self._bound, self._own_tx
+        self._portal = None
+        self._bound = False
+        self._own_tx = False
         try:
-            try:
-                await self._close_portal()
-            except Exception:
-                pass
-            if own_tx:
-                try:
-                    # Checked again: the connection may have been handed back
-                    # while the portal was being closed.
-                    pg = self._own_pg()
-                    if pg is not None and pg.transaction_status != "I":
-                        await pg.simple_query("COMMIT")
-                except Exception:
-                    pass
-        except BaseException:
-            # Cancelled (e.g. a block cancelled twice), maybe before our
-            # COMMIT went out: our transaction must not stay open.
-            pg = self._own_pg()
-            if own_tx and pg is not None:
-                pg.rollback_soon()
-            raise
+            if portal is not None and bound and pg.transaction_status == "T":
+                await pg.send_now(_proto.REQUEST_SYNC, _proto.build_close_portal(portal))
+            if own_tx and pg.transaction_status != "I":
+                await pg.send_now(_proto.REQUEST_SIMPLE, _proto.build_query("COMMIT"))
+        except Exception:
+            pass   # the connection is gone: the server ends the transaction
 
     def is_closed(self) -> bool:
         return self._closed
@@ -235,9 +228,7 @@ class Cursor:
         return self
 
     async def __aexit__(self, *exc) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._aclose()
+        await self.close()
 
     def __aiter__(self) -> Cursor:
         return self

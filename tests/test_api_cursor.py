@@ -180,6 +180,30 @@ async def test_own_transaction_cursor_cancelled_again_while_closing(conn: Connec
     assert await conn.fetch_val("SELECT 3") == 3
 
 
+async def test_unawaited_close_then_connection_back_to_the_pool_commits(dsn: str) -> None:
+    pool = ConnectionPool(dsn=dsn, max_db_pool_size=2)
+    try:
+        async with pool.acquire() as c:
+            await c.execute_batch("DROP TABLE IF EXISTS api_cur_commit; "
+                                  "CREATE TABLE api_cur_commit (x int)")
+        conn = await pool.connection()
+        cur = conn.cursor("INSERT INTO api_cur_commit VALUES (1) RETURNING x")  # its own tx
+        await cur.start()
+        assert (await cur.fetchone()).result(as_tuple=True) == [(1,)]
+        cur.close()       # not awaited: its COMMIT still goes out before ...
+        conn.close()      # ... the pool resets the connection
+        for _ in range(500):
+            if pool.status().available == 1:
+                break
+            await asyncio.sleep(0.01)
+        async with pool.acquire() as c:
+            assert await c.fetch_val("SELECT count(*) FROM api_cur_commit") == 1
+            await c.execute("DROP TABLE api_cur_commit")
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
 async def test_cursor_closed_after_its_connection_went_back_to_the_pool(dsn: str) -> None:
     pool = ConnectionPool(dsn=dsn, max_db_pool_size=2)
     try:
