@@ -14,9 +14,15 @@ users expect and say so here):
   returns the cursor itself.
 * Outside a transaction the cursor begins one when it starts and commits it when it
   is closed (a portal only outlives its Sync inside a transaction); inside a
-  ``Transaction`` it uses that transaction and leaves it alone.
+  ``Transaction`` it uses that transaction and leaves it alone.  A start that
+  fails (or is cancelled) rolls back the transaction it began.
 * ``close()`` is synchronous and returns an awaitable (``await cursor.close()``
-  also works, waiting for the portal to be closed on the server).
+  also works, waiting for the portal to be closed on the server).  The Close and
+  COMMIT run before any later request on the connection, awaited or not; once the
+  connection is closed or back in its pool, closing the cursor does nothing there.
+* A fetch cancelled in flight (a timeout) loses its rows, so every later fetch
+  raises ``CursorFetchError`` rather than silently skipping them; ``execute()``
+  opens a fresh portal.
 """
 from __future__ import annotations
 
