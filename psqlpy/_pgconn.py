@@ -243,11 +243,7 @@ class PgConnection:
         """CancelRequest over a new connection; returns when the server has
         processed it (it closes that connection)."""
         data = _proto.build_cancel_request(self.core.backend_pid, self.core.backend_secret)
-        if self.host.startswith("/"):
-            reader, writer = await asyncio.open_unix_connection(
-                f"{self.host}/.s.PGSQL.{self.port}")
-        else:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = await self._open_cancel_connection()
         try:
             writer.write(data)
             await writer.drain()
@@ -258,6 +254,25 @@ class PgConnection:
                 await writer.wait_closed()
             except Exception:
                 pass
+
+    async def _open_cancel_connection(self):
+        if self.host.startswith("/"):
+            return await asyncio.open_unix_connection(f"{self.host}/.s.PGSQL.{self.port}")
+        # The address we are connected to, not the host name again: a name may
+        # resolve to several servers (DNS round robin, a headless service), and
+        # a server ignores a CancelRequest for a backend it does not have.
+        peer = self.transport.get_extra_info("peername")
+        sock = self.transport.get_extra_info("socket")
+        if peer is None or sock is None:
+            return await asyncio.open_connection(self.host, self.port)
+        s = socket.socket(sock.family, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            await self.loop.sock_connect(s, peer)
+            return await asyncio.open_connection(sock=s)
+        except BaseException:
+            s.close()
+            raise
 
     def raise_for(self, req, context=ConnectionExecuteError):
         if req.error_fields is not None:

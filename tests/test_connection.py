@@ -80,6 +80,29 @@ async def test_cancel_mid_query_leaves_connection_clean(conn):
                                 "WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'") == 0
 
 
+async def test_cancel_goes_to_the_server_we_are_connected_to(conn):
+    # The host name now leads elsewhere (DNS round robin over several servers,
+    # a headless service): a CancelRequest sent there is lost and the query
+    # would run on, holding the connection.
+    accepted = []
+
+    async def other_server(reader, writer):
+        accepted.append(await reader.read(16))
+        writer.close()
+
+    other = await asyncio.start_server(other_server, "127.0.0.1", 0)
+    pg = conn._conn
+    pg.host, pg.port = "127.0.0.1", other.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(conn.execute("SELECT pg_sleep(30)"), 0.2)
+        assert await asyncio.wait_for(conn.fetch_val("SELECT 'next'"), 5) == "next"
+        assert accepted == []
+    finally:
+        other.close()
+        await other.wait_closed()
+
+
 async def test_late_cancel_of_an_earlier_query_never_hits_the_next(conn, monkeypatch):
     # Two pipelined queries cancelled at once send two CancelRequests; the
     # first one is slow to reach the server (a new connection each).  The next
