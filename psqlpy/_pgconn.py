@@ -126,8 +126,7 @@ class PgConnection:
         try:
             return await fut
         except asyncio.CancelledError:
-            if req.transaction_status is None and not self.core.is_closed:
-                self._cancel_in_flight(req)
+            self._cancelled(req)
             raise
 
     def _push(self, kind: int, data: bytes, statement=None, copy_in_handler=None):
@@ -144,6 +143,12 @@ class PgConnection:
             # the write: what it wakes may send queries of its own.
             self.before_request()
         return req, fut
+
+    def _cancelled(self, req) -> None:
+        # The awaiting task was cancelled: unless the reply is complete or the
+        # connection gone, the request is still in flight.
+        if req.transaction_status is None and not self.core.is_closed:
+            self._cancel_in_flight(req)
 
     def _cancel_in_flight(self, req) -> None:
         # The task was cancelled (or timed out) mid-query.  Keep the request in
@@ -427,8 +432,7 @@ class PgConnection:
         try:
             return await fut
         except asyncio.CancelledError:
-            if req.transaction_status is None and not self.core.is_closed:
-                self._cancel_in_flight(req)
+            self._cancelled(req)
             raise
 
     # ---- closing -------------------------------------------------------------

@@ -180,6 +180,14 @@ async def test_own_transaction_cursor_cancelled_again_while_closing(conn: Connec
     assert await conn.fetch_val("SELECT 3") == 3
 
 
+async def _until_back_in_pool(pool) -> None:
+    # Connection.close() hands the connection back after its reset, in the background.
+    for _ in range(500):
+        if pool.status().available == 1:
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_unawaited_close_then_connection_back_to_the_pool_commits(dsn: str) -> None:
     pool = ConnectionPool(dsn=dsn, max_db_pool_size=2)
     try:
@@ -192,10 +200,7 @@ async def test_unawaited_close_then_connection_back_to_the_pool_commits(dsn: str
         assert (await cur.fetchone()).result(as_tuple=True) == [(1,)]
         cur.close()       # not awaited: its COMMIT still goes out before ...
         conn.close()      # ... the pool resets the connection
-        for _ in range(500):
-            if pool.status().available == 1:
-                break
-            await asyncio.sleep(0.01)
+        await _until_back_in_pool(pool)
         async with pool.acquire() as c:
             assert await c.fetch_val("SELECT count(*) FROM api_cur_commit") == 1
             await c.execute("DROP TABLE api_cur_commit")
@@ -215,10 +220,7 @@ async def test_cursor_closed_after_its_connection_went_back_to_the_pool(dsn: str
         cur = conn.cursor(Q)              # outside a transaction: it begins its own
         await cur.start()
         conn.close()                      # back to the pool (which rolls it back)
-        for _ in range(500):
-            if pool.status().available == 1:
-                break
-            await asyncio.sleep(0.01)
+        await _until_back_in_pool(pool)
         other = await pool.connection()
         assert await other.fetch_val("SELECT pg_backend_pid()") == pid   # the same socket
         tx = other.transaction()
