@@ -642,6 +642,8 @@ class Listener:
             backlog = router.backlog   # listen() may have replaced it
 
     def _wake_iterator(self) -> None:
+        if not self._queue_waiters:
+            return       # (called after every stopped drain, too: no set to allocate)
         waiters, self._queue_waiters = self._queue_waiters, set()
         for w in waiters:
             if not w.done():
