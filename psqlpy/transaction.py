@@ -7,7 +7,7 @@ from ._enums import IsolationLevel, ReadVariant
 from ._ident import quote_ident
 from ._named import bind_parameters
 from ._results import QueryResult
-from .connection import _QueryMethods
+from .connection import _QueryMethods, config_of, pg_of
 from .exceptions import (
     TransactionBeginError,
     TransactionClosedError,
@@ -43,10 +43,10 @@ class Transaction(_QueryMethods):
             raise TransactionClosedError("the transaction is already finished")
         if self._state == "new":
             raise TransactionClosedError("the transaction has not begun")
-        return self._connection._pg()
+        return pg_of(self._connection)
 
     def _pg_config(self):
-        return self._connection._pg_config()
+        return config_of(self._connection)
 
     def _begin_sql(self) -> str:
         parts = ["BEGIN"]
@@ -61,10 +61,10 @@ class Transaction(_QueryMethods):
     async def begin(self) -> None:
         if self._state != "new":
             raise TransactionBeginError("the transaction was already started")
-        pg = self._connection._pg()
-        # After a cancellation the status is known once the drain (and the
-        # ROLLBACK it may run) is over.
-        await pg._wait_drain()
+        pg = pg_of(self._connection)
+        # The status is known once what was sent before (a cancelled query's
+        # clean-up, the ROLLBACK after it) has completed.
+        await pg.wait_idle()
         if pg.transaction_status != "I":
             raise TransactionBeginError("the connection is already in a transaction")
         try:
@@ -175,9 +175,16 @@ class Transaction(_QueryMethods):
             return False
         if exc_type is None:
             await self.commit()
-        else:
-            try:
-                await self.rollback()
-            except Exception:
-                pass
+            return False
+        # The block failed (or was cancelled, or timed out): the ROLLBACK runs
+        # in the background, before anything sent later on this connection,
+        # so leaving the block never waits for the server (a stalled network
+        # would otherwise hold a timed-out caller for as long as the
+        # cancellation and the ROLLBACK take).
+        self._state = "done"
+        try:
+            pg = pg_of(self._connection)
+        except Exception:
+            return False     # closed: the server ends the transaction
+        pg.rollback_soon()
         return False
