@@ -167,12 +167,19 @@ class RequestPipeline:
                 log.exception("connection-lost callback failed")
 
     def _set_closed(self) -> None:
-        """No unit is written from now on; the waiting ones fail."""
+        """No unit is written from now on; the waiting ones fail, and the
+        background work (cancellation, clean-up steps) stops: nothing of it
+        can reach the server any more."""
         self._closed = True
         self._gate = _CLOSED
         held, self._held = self._held, collections.deque()
         for item in held:
             item.fail(self)
+        if self._tasks:
+            me = asyncio.current_task(self.loop) if self.loop.is_running() else None
+            for t in list(self._tasks):
+                if t is not me:
+                    t.cancel()
 
     def closed_error(self) -> BaseException:
         """A new exception for a call on this closed connection: the error that
@@ -485,8 +492,6 @@ class RequestPipeline:
             await asyncio.wait_for(asyncio.shield(self.protocol.closed), timeout)
         except Exception:
             self.transport.abort()
-        for t in list(self._tasks):
-            t.cancel()
 
 
 class _HeldUnit:
