@@ -232,8 +232,10 @@ class RequestPipeline:
             self.before_request()
 
     def _gate_changed(self) -> None:
-        if self._closed:
-            self._gate = _CLOSED
+        if self._closed or self.core.is_closed:
+            # (The core fails its requests, and runs their completion hooks,
+            # before it tells us it is closed.)
+            self._set_closed()
             return
         gate = self._owner if self._owner is not None else self._cancelling
         self._gate = gate
