@@ -175,7 +175,7 @@ class RequestPipeline:
         held, self._held = self._held, collections.deque()
         for item in held:
             item.fail(self)
-        if self._tasks:
+        if self._tasks and not self.loop.is_closed():
             me = asyncio.current_task(self.loop) if self.loop.is_running() else None
             for t in list(self._tasks):
                 if t is not me:

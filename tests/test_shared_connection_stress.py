@@ -111,36 +111,32 @@ class _Stress:
             return (await stmt.execute()).result(as_tuple=True)
         return run(), [(v * 10,)], f"prepare+execute({v})"
 
+    async def _batch(self, table, batch, n, coro):
+        """Run ``coro`` (writing ``n`` rows of ``batch`` to ``table``) and note
+        whether it completed, for the all-or-nothing check at the end."""
+        try:
+            got = await coro
+        except BaseException:
+            self.batches.append((table, batch, n, False))
+            raise
+        self.batches.append((table, batch, n, True))
+        return got
+
     def op_execute_many(self, rng, conn):
         batch = next(self.batch_ids)
         n = 1200 if rng.random() < 0.05 else rng.randrange(1, 30)
         prepared = rng.random() < 0.5
-
-        async def run():
-            try:
-                await conn.execute_many(f"INSERT INTO {self.em} (batch, i) VALUES ($1, $2)",
-                                        [[batch, i] for i in range(n)], prepared=prepared)
-            except BaseException:
-                self.batches.append((self.em, batch, n, False))
-                raise
-            self.batches.append((self.em, batch, n, True))
-            return "done"
-        return run(), "done", f"execute_many(batch={batch}, n={n}, prepared={prepared})"
+        coro = conn.execute_many(f"INSERT INTO {self.em} (batch, i) VALUES ($1, $2)",
+                                 [[batch, i] for i in range(n)], prepared=prepared)
+        return (self._batch(self.em, batch, n, coro), None,
+                f"execute_many(batch={batch}, n={n}, prepared={prepared})")
 
     def op_copy(self, rng, conn):
         batch = next(self.batch_ids)
         n = rng.randrange(1, 300)
-
-        async def run():
-            try:
-                got = await conn.copy_records_to_table(
-                    self.cp, records=[(batch, i) for i in range(n)], columns=["batch", "i"])
-            except BaseException:
-                self.batches.append((self.cp, batch, n, False))
-                raise
-            self.batches.append((self.cp, batch, n, True))
-            return got
-        return run(), n, f"copy(batch={batch}, n={n})"
+        coro = conn.copy_records_to_table(self.cp, records=[(batch, i) for i in range(n)],
+                                          columns=["batch", "i"])
+        return self._batch(self.cp, batch, n, coro), n, f"copy(batch={batch}, n={n})"
 
     def op_pool_cursor(self, rng):
         n = rng.randrange(1, 60)
@@ -160,23 +156,19 @@ class _Stress:
     def op_pool_transaction(self, rng):
         batch = next(self.batch_ids)
         m = rng.randrange(1, 5)
+        sleep = rng.random() < 0.3
 
         async def run():
-            try:
-                async with self.pool.acquire() as c:
-                    async with c.transaction() as tx:
-                        for _ in range(m):
-                            await tx.execute(f"INSERT INTO {self.tx} (batch) VALUES ($1)", [batch])
-                        seen = await tx.fetch_val(
-                            f"SELECT count(*) FROM {self.tx} WHERE batch = $1", [batch])
-                        if rng.random() < 0.3:
-                            await tx.execute("SELECT pg_sleep(0.01)")
-            except BaseException:
-                self.batches.append((self.tx, batch, m, False))
-                raise
-            self.batches.append((self.tx, batch, m, True))
+            async with self.pool.acquire() as c:
+                async with c.transaction() as tx:
+                    for _ in range(m):
+                        await tx.execute(f"INSERT INTO {self.tx} (batch) VALUES ($1)", [batch])
+                    seen = await tx.fetch_val(
+                        f"SELECT count(*) FROM {self.tx} WHERE batch = $1", [batch])
+                    if sleep:
+                        await tx.execute("SELECT pg_sleep(0.01)")
             return seen
-        return run(), m, f"transaction(batch={batch}, m={m})"
+        return self._batch(self.tx, batch, m, run()), m, f"transaction(batch={batch}, m={m})"
 
     def op_pool_query(self, rng):
         v = rng.randrange(1000)
