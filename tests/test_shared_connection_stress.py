@@ -143,7 +143,7 @@ class _Stress:
         size = rng.randrange(1, 10)
 
         async def run():
-            got = []
+            got: list[int] = []
             async with self.pool.acquire() as c:
                 async with c.cursor("SELECT g FROM generate_series(1, $1) g", [n],
                                     array_size=size) as cur:
