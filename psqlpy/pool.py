@@ -319,6 +319,11 @@ class ConnectionPool:
     def closed(self) -> bool:
         return self._closed
 
+    def __iter__(self):
+        # The reference driver's method (its stub lists it); it returns the pool
+        # itself, so iter(pool) raises TypeError there as here.
+        return self
+
     def __enter__(self):
         return self
 
