@@ -5,6 +5,7 @@
 #   make debug                bounds checks + line tracing build, then pytest
 #   make annotate             Cython HTML annotation next to the .pyx files
 #   make test-pythons         the suite under each other CPython found (PYTHONS)
+#   make test-upstream        the reference driver's own test suite, unchanged, against ours
 #
 # Tests start their own throwaway PostgreSQL (tests/pgcluster.py) unless
 # PSQLPY_TEST_DSN points at a server.
@@ -18,7 +19,7 @@ STAMP := $(VENV)/.psqlpy-installed
 # switching flavour regenerates the C file, since cythonize only looks at mtimes.
 MODE_FILE := build/.psqlpy-build-mode
 
-.PHONY: all venv build test test-pythons debug debug-build annotate demo bench profile clean distclean
+.PHONY: all venv build test test-pythons test-upstream wheel debug debug-build annotate demo bench profile clean distclean
 
 all: build
 
@@ -64,6 +65,28 @@ test-pythons:
 		$(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v PYTEST_ARGS='$(PYTEST_ARGS)' \
 			|| status=1; \
 	done; exit $$status
+
+# A wheel of the tree as it is built now (no build isolation: .venv has the
+# build requirements), for the venvs that test ours as an installed package.
+wheel: build
+	rm -rf build/wheel
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w build/wheel .
+
+# The reference driver's own test suite (../shared/upstream-psqlpy: its tests,
+# unchanged, and run.sh, which starts its own TLS-enabled cluster) against ours
+# installed in .venv-upstream, run from outside the source tree.
+UPSTREAM_DIR ?= $(firstword $(wildcard ../shared/upstream-psqlpy /work/shared/upstream-psqlpy))
+UPSTREAM_VENV ?= .venv-upstream
+UPSTREAM_STAMP := $(UPSTREAM_VENV)/.requirements-installed
+$(UPSTREAM_STAMP): compat/upstream-requirements.txt
+	test -x $(UPSTREAM_VENV)/bin/python || $(PYTHON) -m venv $(UPSTREAM_VENV)
+	$(UPSTREAM_VENV)/bin/python -m pip install -q -r compat/upstream-requirements.txt
+	touch $@
+test-upstream: wheel $(UPSTREAM_STAMP)
+	@test -n "$(UPSTREAM_DIR)" -a -x "$(UPSTREAM_DIR)/run.sh" || \
+		{ echo "test-upstream: no reference suite (set UPSTREAM_DIR=.../upstream-psqlpy)"; exit 2; }
+	$(UPSTREAM_VENV)/bin/python -m pip install -q --force-reinstall --no-deps build/wheel/psqlpy-*.whl
+	cd $(or $(TMPDIR),/tmp) && $(abspath $(UPSTREAM_DIR))/run.sh $(abspath $(UPSTREAM_VENV))/bin/python $(UPSTREAM_ARGS)
 
 debug: venv
 	@rm -f $(MODE_FILE)
