@@ -6,6 +6,8 @@
 #   make annotate             Cython HTML annotation next to the .pyx files
 #   make test-pythons         the suite under each other CPython found (PYTHONS)
 #   make test-upstream        the reference driver's own test suite, unchanged, against ours
+#   make dist                 sdist + a manylinux wheel per CPython found, checked (dist/)
+#   make dist-check           each of them installed in a clean venv, smoke-tested
 #
 # Tests start their own throwaway PostgreSQL (tests/pgcluster.py) unless
 # PSQLPY_TEST_DSN points at a server.
@@ -19,7 +21,7 @@ STAMP := $(VENV)/.psqlpy-installed
 # switching flavour regenerates the C file, since cythonize only looks at mtimes.
 MODE_FILE := build/.psqlpy-build-mode
 
-.PHONY: all venv build test test-pythons test-upstream wheel debug debug-build annotate demo bench profile clean distclean
+.PHONY: all venv build test test-pythons test-upstream wheel dist dist-check debug debug-build annotate demo bench profile clean distclean
 
 all: build
 
@@ -87,6 +89,20 @@ test-upstream: wheel $(UPSTREAM_STAMP)
 		{ echo "test-upstream: no reference suite (set UPSTREAM_DIR=.../upstream-psqlpy)"; exit 2; }
 	$(UPSTREAM_VENV)/bin/python -m pip install -q --force-reinstall --no-deps build/wheel/psqlpy-*.whl
 	cd $(or $(TMPDIR),/tmp) && $(abspath $(UPSTREAM_DIR))/run.sh $(abspath $(UPSTREAM_VENV))/bin/python $(UPSTREAM_ARGS)
+
+# What we distribute (tools/dist.sh): the sdist, then from it a wheel per CPython
+# of DIST_PYTHONS found here, repaired by auditwheel, checked by twine and
+# check-wheel-contents; dist-check installs each into a clean venv and runs
+# tools/smoke_test.py from outside the tree against a throwaway cluster.
+DIST_PYTHONS ?= 3.10 3.11 3.12 3.13
+DIST_STAMP := $(VENV)/.psqlpy-dist-tools
+$(DIST_STAMP): $(STAMP) tools/dist-requirements.txt
+	$(PY) -m pip install -q -r tools/dist-requirements.txt
+	touch $@
+dist: $(DIST_STAMP)
+	PYTHONS='$(DIST_PYTHONS)' tools/dist.sh $(PY)
+dist-check: dist
+	tools/dist_check.sh $(PY)
 
 debug: venv
 	@rm -f $(MODE_FILE)
