@@ -27,10 +27,13 @@ all: build
 
 venv: $(STAMP)
 
+# EXTRAS: the optional dependencies the venv gets (make demo uses `demo`, a
+# much smaller set than the test toolchain, in its own venv).
+EXTRAS ?= test
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel 'Cython>=3.0.10'
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	touch $@
 
 # $(1): fast | debug; $(2): extra environment
@@ -115,8 +118,12 @@ annotate: venv
 	@echo fast > $(MODE_FILE)
 	@find protocol -name '*.html' -print
 
-demo: build
-	$(PY) examples/demo.py
+# The demo in its own venv with only what it needs (the build tools and the
+# embedded server), so the first run takes seconds, not the test toolchain's minute.
+DEMO_VENV ?= .venv-demo
+demo:
+	@$(MAKE) --no-print-directory build VENV=$(DEMO_VENV) EXTRAS=demo
+	$(DEMO_VENV)/bin/python examples/demo.py
 
 # Benchmarks (benchmarks/README.md): the `bench` extra's packages go into .venv
 # without reinstalling the project; peers get their own venvs in .bench-venvs/.
