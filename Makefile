@@ -8,6 +8,7 @@
 #   make test-upstream        the reference driver's own test suite, unchanged, against ours
 #   make dist                 sdist + a manylinux wheel per CPython found, checked (dist/)
 #   make dist-check           each of them installed in a clean venv, smoke-tested
+#   make docs                 the documentation site (MkDocs), warnings as errors -> build/site
 #
 # Tests start their own throwaway PostgreSQL (tests/pgcluster.py) unless
 # PSQLPY_TEST_DSN points at a server.
@@ -21,7 +22,7 @@ STAMP := $(VENV)/.psqlpy-installed
 # switching flavour regenerates the C file, since cythonize only looks at mtimes.
 MODE_FILE := build/.psqlpy-build-mode
 
-.PHONY: all venv build test test-pythons test-upstream wheel dist dist-check debug debug-build annotate demo bench profile clean distclean
+.PHONY: all venv build test test-pythons test-upstream wheel dist dist-check docs debug debug-build annotate demo bench profile clean distclean
 
 all: build
 
@@ -106,6 +107,18 @@ dist: $(DIST_STAMP)
 	PYTHONS='$(DIST_PYTHONS)' tools/dist.sh $(PY)
 dist-check: dist
 	tools/dist_check.sh $(PY)
+
+# The documentation site: docs/*.md plus an API reference that mkdocstrings reads
+# from the code and its .pyi stubs (nothing is imported); `strict` in mkdocs.yml
+# turns every warning (a broken link, an unknown reference) into an error.
+DOCS_VENV ?= .venv-docs
+$(DOCS_VENV)/.installed: tools/docs-requirements.txt
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install -q -r tools/docs-requirements.txt
+	touch $@
+docs: $(DOCS_VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --quiet
+	@echo "docs: build/site/index.html"
 
 debug: venv
 	@rm -f $(MODE_FILE)
