@@ -163,7 +163,7 @@ class Cursor:
         except BaseException as e:
             if not isinstance(e, Exception):
                 # Cancelled: the portal may still have advanced, its rows
-                # drained to nobody; going on would silently skip them.
+                # consumed for nobody; going on would silently skip them.
                 self._lost = True
             raise
         pg.raise_for(req, CursorFetchError)

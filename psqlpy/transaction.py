@@ -76,7 +76,7 @@ class Transaction(_QueryMethods):
             await pg.simple_query(self._begin_sql(), TransactionBeginError)
         except BaseException as e:
             if not isinstance(e, Exception):
-                # Cancelled: the BEGIN still runs (its request is drained) and
+                # Cancelled: the BEGIN may still run (its unit is abandoned) and
                 # nothing would ever end the transaction it opens.
                 pg.rollback_soon()
             raise
