@@ -54,7 +54,7 @@ async def test_empty_result(conn: Connection) -> None:
 
 
 async def test_single_query_result(conn: Connection) -> None:
-    row = await conn.fetch_row(Q)
+    row = await conn.fetch_row(Q + " LIMIT 1")  # fetch_row refuses several rows
     assert isinstance(row, SingleQueryResult)
     assert row.result() == {"a": 1, "b": "x", "c": None}
     assert row.result(as_tuple=True) == (1, "x", None)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import URL
-from sqlalchemy.ext.asyncio import create_async_engine
+from engines import make_engine
 
 
 @pytest.fixture
@@ -20,6 +20,6 @@ def url(dsn_parts: dict) -> URL:
 
 @pytest.fixture
 async def engine(url: URL):
-    engine = create_async_engine(url, pool_size=5, max_overflow=5)
+    engine = make_engine(url, pool_size=5, max_overflow=5)
     yield engine
     await engine.dispose()

@@ -8,8 +8,9 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from engines import make_engine
 from sqlalchemy import exc
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
 
@@ -142,7 +143,7 @@ async def test_stream_scalars_through_the_orm(session_factory):
 
 
 async def test_pool_under_concurrency(url, session_factory):
-    engine = create_async_engine(url, pool_size=4, max_overflow=2, pool_timeout=30)
+    engine = make_engine(url, pool_size=4, max_overflow=2, pool_timeout=30)
     try:
         factory = async_sessionmaker(engine, expire_on_commit=False)
         async with factory() as session:
@@ -165,5 +166,58 @@ async def test_pool_under_concurrency(url, session_factory):
             hits = (await session.execute(sa.select(Counter.id, Counter.hits).order_by(Counter.id))).all()
             assert [tuple(r) for r in hits] == [(i, 12) for i in range(5)]
         assert engine.pool.checkedout() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_savepoints_with_begin_nested(session_factory):
+    async with session_factory() as session:
+        session.add(Author(name="outer"))
+        await session.flush()
+        nested = await session.begin_nested()
+        session.add(Author(name="inner-dropped"))
+        await session.flush()
+        await nested.rollback()
+        async with session.begin_nested():
+            session.add(Author(name="inner-kept"))
+        await session.commit()
+    async with session_factory() as session:
+        names = (await session.scalars(sa.select(Author.name).order_by(Author.name))).all()
+        assert names == ["inner-kept", "outer"]
+
+
+async def test_bulk_update_and_delete_statements(session_factory):
+    async with session_factory() as session:
+        session.add(Author(name="ann", books=[Book(title=f"t{i}", pages=i) for i in range(10)]))
+        await session.commit()
+    async with session_factory() as session:
+        # executemany of an UPDATE (the dialect hands it to execute_many)
+        await session.execute(
+            sa.update(Book),
+            [{"id": b.id, "pages": b.pages * 100} for b in (await session.scalars(sa.select(Book))).all()],
+        )
+        await session.execute(sa.delete(Book).where(Book.pages >= 800))
+        await session.commit()
+    async with session_factory() as session:
+        pages = (await session.scalars(sa.select(Book.pages).order_by(Book.pages))).all()
+        assert pages == [i * 100 for i in range(8)]
+
+
+async def test_a_killed_connection_raises_and_is_replaced(url, session_factory):
+    # (pool_pre_ping cannot help here: the dialect leaves is_disconnect() at
+    # SQLAlchemy's default, on either driver, so the application invalidates.)
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            pid = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+        async with session_factory() as admin:
+            assert await admin.scalar(sa.select(sa.func.pg_terminate_backend(pid))) is True
+        await asyncio.sleep(0.2)
+        async with engine.connect() as conn:
+            with pytest.raises(exc.DBAPIError):
+                await conn.scalar(sa.text("SELECT 1"))
+            await conn.invalidate()
+        async with engine.connect() as conn:
+            assert await conn.scalar(sa.text("SELECT pg_backend_pid()")) != pid
     finally:
         await engine.dispose()
