@@ -42,3 +42,24 @@ async def test_int2vector_and_oidvector_are_lists_of_ints(conn):
     # the same through the unprepared (text) path and as a parameter
     assert await conn.fetch_val("SELECT '5 6'::int2vector", prepared=False) == [5, 6]
     assert await conn.fetch_val("SELECT $1::int2vector", ["7 8"]) == [7, 8]
+
+
+async def test_async_iteration_does_not_call_the_public_fetchmany(conn, monkeypatch):
+    # Instrumentations (otlp-psqlpy) wrap Cursor.fetchmany and Cursor.__anext__ each
+    # with a span: iterating must not go through fetchmany too, or every batch is
+    # recorded twice.
+    calls = []
+    original = psqlpy.Cursor.fetchmany
+
+    async def counting(self, *args, **kwargs):
+        calls.append(args)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(psqlpy.Cursor, "fetchmany", counting)
+    async with conn.transaction() as tx:
+        cursor = tx.cursor("SELECT g FROM generate_series(1, 5) g", array_size=2)
+        await cursor.start()
+        batches = [b.result() async for b in cursor]
+        assert [len(b) for b in batches] == [2, 2, 1]
+        assert await cursor.fetchmany(3) is not None
+    assert calls == [(3,)]
