@@ -63,3 +63,18 @@ async def test_async_iteration_does_not_call_the_public_fetchmany(conn, monkeypa
         assert [len(b) for b in batches] == [2, 2, 1]
         assert await cursor.fetchmany(3) is not None
     assert calls == [(3,)]
+
+
+async def test_prepared_statement_columns_without_parameters(conn):
+    # psqlpy-sqlalchemy builds cursor.description from prepare(...).columns(),
+    # parameters=None for every statement without bound values.
+    for params in (None, []):
+        async with conn.transaction():
+            stmt = await conn.prepare(querystring="SELECT 1 AS a, 'x'::text AS b", parameters=params)
+            assert [c.name for c in stmt.columns()] == ["a", "b"]
+            assert (await stmt.execute()).result() == [{"a": 1, "b": "x"}]
+    await conn.execute("CREATE TEMP TABLE cols_t (id int)")
+    stmt = await conn.prepare(querystring="SELECT id FROM cols_t")
+    (col,) = stmt.columns()
+    assert col.name == "id"
+    assert col.table_oid == await conn.fetch_val("SELECT 'cols_t'::regclass::oid")

@@ -272,6 +272,11 @@ async def test_server_side_streaming(engine, tables):
         seen = []
         async for partition in result.partitions():
             assert 0 < len(partition) <= 100
+            if not seen:
+                # the rows come from a cursor open on the server, not a buffered result
+                # (the unnamed portal is this very query)
+                open_cursors = await conn.scalar(sa.text("SELECT count(*) FROM pg_cursors WHERE name <> ''"))
+                assert open_cursors == 1
             seen.extend(partition)
         assert [r.id for r in seen] == list(range(1, 1001))
         assert seen[9].name == "p10"
