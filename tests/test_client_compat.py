@@ -68,7 +68,8 @@ async def test_async_iteration_does_not_call_the_public_fetchmany(conn, monkeypa
 async def test_prepared_statement_columns_without_parameters(conn):
     # psqlpy-sqlalchemy builds cursor.description from prepare(...).columns(),
     # parameters=None for every statement without bound values.
-    for params in (None, []):
+    no_values: list[int] = []
+    for params in (None, no_values):
         async with conn.transaction():
             stmt = await conn.prepare(querystring="SELECT 1 AS a, 'x'::text AS b", parameters=params)
             assert [c.name for c in stmt.columns()] == ["a", "b"]
