@@ -65,11 +65,15 @@ def main(argv: list[str]) -> int:
             env.pop("PYTHONPATH", None)
             print(f"== {name}: {python}", flush=True)
             started = time.monotonic()
-            code = subprocess.call(
-                [python, "-m", "pytest", "-c", str(HERE / "pytest.ini"), "--rootdir", str(HERE),
-                 "-p", "no:cacheprovider", str(HERE / name), *pytest_args],
-                cwd=cwd, env=env,
-            )
+            try:
+                code = subprocess.call(
+                    [python, "-m", "pytest", "-c", str(HERE / "pytest.ini"), "--rootdir", str(HERE),
+                     "-p", "no:cacheprovider", str(HERE / name), *pytest_args],
+                    cwd=cwd, env=env,
+                )
+            except OSError as e:
+                print(f"run.py: cannot run {python}: {e}", flush=True)
+                code = 2
             results.append((name, code, time.monotonic() - started))
     print("== client libraries")
     for name, code, seconds in results:
