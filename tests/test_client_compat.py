@@ -79,3 +79,12 @@ async def test_prepared_statement_columns_without_parameters(conn):
     (col,) = stmt.columns()
     assert col.name == "id"
     assert col.table_oid == await conn.fetch_val("SELECT 'cols_t'::regclass::oid")
+
+
+async def test_json_text_for_a_jsonb_parameter(conn):
+    # SQLAlchemy's JSON types (and sqlspec's serializer) send json.dumps() output.
+    assert await conn.fetch_val("SELECT $1::jsonb", ['{"a": [1, null]}']) == {"a": [1, None]}
+    assert await conn.fetch_val("SELECT $1::json -> 0", ['["x", 2]']) == "x"
+    assert await conn.fetch_val("SELECT $1::jsonb", [{"a": "ü"}]) == {"a": "ü"}
+    with pytest.raises(psqlpy.exceptions.DatabaseError):
+        await conn.fetch_val("SELECT $1::jsonb", ["not json"])
