@@ -154,6 +154,19 @@ class ListenerCallbackError(BaseListenerError):
     """Invalid listener callback (it must be a coroutine function)."""
 
 
+class BaseReplicationError(InterfaceError):
+    """Base of logical replication errors (ours, beyond the reference driver)."""
+
+
+class ReplicationStartError(BaseReplicationError):
+    """The replication stream could not start, is already started, or is not started."""
+
+
+class ReplicationClosedError(BaseReplicationError):
+    """The replication stream ended and cannot resume (connection lost with
+    reconnect off, a temporary slot gone with its connection, a server error)."""
+
+
 class DatabaseError(Error):
     """Error related to the database (DB-API ``DatabaseError``)."""
 
@@ -567,6 +580,9 @@ __all__ = [
     "ListenerStartError",
     "ListenerClosedError",
     "ListenerCallbackError",
+    "BaseReplicationError",
+    "ReplicationStartError",
+    "ReplicationClosedError",
     "DatabaseError",
     "DataError",
     "UUIDValueConvertError",

@@ -296,6 +296,12 @@ class ConnectionPool:
         from .listener import Listener
         return Listener(self._config, **kwargs)
 
+    def replication(self, slot_name, publications, **kwargs):
+        """Ours: a LogicalReplication stream on its own replication connection
+        (never a pooled one); see psqlpy.replication."""
+        from .replication import LogicalReplication
+        return LogicalReplication(self._config, slot_name, publications, **kwargs)
+
     def close(self) -> None:
         """Close idle connections now, fail every waiter, refuse new requests; handed-out
         connections stay usable and are closed when they come back."""

@@ -603,8 +603,10 @@ class PgCluster:
             "synchronous_commit": "off",
             "full_page_writes": "off",
             "max_connections": 200,
-            "wal_level": "replica",
-            "max_wal_senders": 5,
+            # logical: replication slots for psqlpy.replication (and its tests)
+            "wal_level": "logical",
+            "max_wal_senders": 20,
+            "max_replication_slots": 20,
             "logging_collector": "off",
             "log_line_prefix": "%m [%p] %q%u@%d ",
             "log_min_messages": "warning",
