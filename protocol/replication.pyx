@@ -290,7 +290,8 @@ cdef class LogicalDecoder:
       ``waiting`` is set (and clears it); ``on_reply_requested()`` when a
       keepalive asks for a status update now; ``on_started()`` when the core
       sees CopyBothResponse (the server accepted START_REPLICATION).
-    * ``received_lsn``: the highest WAL position the server said it sent.
+    * ``received_lsn``: the highest WAL position the server said it sent;
+      ``keepalive_lsn``: the position of the last keepalive.
 
     A malformed message raises ProtocolError (the stream is broken).
     """
@@ -309,6 +310,7 @@ cdef class LogicalDecoder:
     cdef readonly Py_ssize_t max_buffered
     cdef readonly bint full
     cdef readonly uint64_t received_lsn
+    cdef readonly uint64_t keepalive_lsn      # wal_end of the last keepalive
     cdef public uint64_t skip_through
     cdef public bint waiting
     cdef public object on_ready
@@ -331,8 +333,8 @@ cdef class LogicalDecoder:
         """Forget everything of the current server session (relations,
         transactions in progress, what is buffered): a new session (after a
         reconnect) sends the Relation messages again and resends every
-        transaction that was not acknowledged.  ``skip_through`` and
-        ``received_lsn`` are kept."""
+        transaction that was not acknowledged.  ``skip_through``,
+        ``received_lsn`` and ``waiting`` (the consumer's) are kept."""
         self._relations.clear()
         self.types.clear()
         self._last_oid = 0
@@ -344,7 +346,6 @@ cdef class LogicalDecoder:
         self.ready.clear()
         self.buffered = 0
         self.full = False
-        self.waiting = False
 
     @property
     def relations(self):
@@ -412,6 +413,7 @@ cdef class LogicalDecoder:
             frame_done(&f, b'k')
             if wal_end > self.received_lsn:
                 self.received_lsn = wal_end
+            self.keepalive_lsn = wal_end
             if reply and self.on_reply_requested is not None:
                 self.on_reply_requested()
             return 0

@@ -299,6 +299,7 @@ class LogicalDecoder:
     max_buffered: int
     full: bool
     received_lsn: int
+    keepalive_lsn: int
     skip_through: int
     waiting: bool
     on_ready: Callable[[], Any] | None

@@ -32,6 +32,13 @@ How it works:
   Update: every ``status_interval`` seconds, at once when a keepalive asks
   for a reply, and on ``shutdown()``.  The slot's ``confirmed_flush_lsn``
   follows; ``confirmed_lsn`` is the last position the server was told.
+  One addition: when the server asks for a reply (it does after
+  ``wal_sender_timeout / 2`` without one, and when it shuts down, where it
+  waits until the client confirms everything it sent) while every
+  transaction delivered is acknowledged and none is buffered or in
+  progress, the stream confirms the keepalive's position: nothing before
+  it is left to process, and without that a server shutdown would wait
+  for the client for ever.
   Keep ``status_interval`` below the server's ``wal_sender_timeout`` (60 s
   by default): the updates are what keep a paused stream alive.
 * Delivery is at least once, never lossy: after a cut connection or a
@@ -51,9 +58,9 @@ How it works:
   on one cannot resume after a lost connection, and says so
   (``ReplicationClosedError``).
 
-Only positions acknowledged with ``ack`` are confirmed: a slot whose tables
-see no changes keeps its position (and the WAL after it) until a transaction
-is acknowledged.
+Otherwise only positions acknowledged with ``ack`` are confirmed: a slot
+whose tables see no changes keeps its position (and the WAL after it) until
+a transaction is acknowledged.
 """
 from __future__ import annotations
 
@@ -171,7 +178,7 @@ class LogicalReplication:
         dec = self._decoder = LogicalDecoder(max_buffered)
         dec.on_ready = self._wake
         dec.on_full = self._pause_reading
-        dec.on_reply_requested = self._send_status
+        dec.on_reply_requested = self._answer_keepalive
 
         self._pg = None               # the connection while streaming
         self._stream_task: asyncio.Task | None = None   # START_REPLICATION, until it ends
@@ -185,6 +192,7 @@ class LogicalReplication:
         self._error: BaseException | None = None
         self._reading_paused = False
         self._acked = 0                 # the highest position acknowledged
+        self._delivered = 0             # the highest end_lsn handed to the consumer
         self._confirmed = 0             # the last flush position sent
         self._ever_started = False
         self.proto_version: int | None = None
@@ -424,9 +432,9 @@ class LogicalReplication:
     def _on_stream_end(self, pg, task: asyncio.Task) -> None:
         # START_REPLICATION completed: we ended the copy (shutdown), the
         # server reported an error, or the connection went.
+        exc = None if task.cancelled() else task.exception()   # (retrieved in every case)
         if pg is not self._pg or self._stopping or task.cancelled():
             return
-        exc = task.exception()
         if exc is None:
             req = task.result()
             if req.error_fields is not None:
@@ -506,6 +514,8 @@ class LogicalReplication:
         while True:
             tx = dec.pop()
             if tx is not None:
+                if tx.end_lsn > self._delivered:
+                    self._delivered = tx.end_lsn
                 if self._reading_paused and not dec.full:
                     self._resume_reading()
                 if tx.decode_error is not None:
@@ -573,6 +583,21 @@ class LogicalReplication:
             return
         pg.transport.write(self._status_message())
         self._confirmed = self._acked
+
+    def _answer_keepalive(self) -> None:
+        # The server asks for a reply: after wal_sender_timeout / 2 without
+        # one, and when it shuts down, where its WAL sender waits until the
+        # client confirms everything sent (up to the shutdown checkpoint).
+        # When every transaction delivered is acknowledged and none is
+        # buffered or in progress, nothing before the keepalive's position
+        # is left to process: confirm up to it, or the server would never
+        # finish shutting down (and a quiet slot would keep its WAL).
+        dec = self._decoder
+        if (not dec.ready and not dec.in_transaction and self._delivered <= self._acked
+                and dec.keepalive_lsn > self._acked):
+            self._acked = dec.keepalive_lsn
+            dec.skip_through = self._acked
+        self._send_status()
 
     async def _status_loop(self) -> None:
         while True:

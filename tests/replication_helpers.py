@@ -57,13 +57,14 @@ class ReplEnv:
                 await conn.execute(f"INSERT INTO {self.table} VALUES ($1, $2, $3)",
                                    [i, f"row{i}", i * 10])
 
-    def stream(self, slot: str | None = None, **kwargs):
+    def stream(self, slot: str | None = None, pool=None, **kwargs):
+        """A stream from ``pool`` (default: the env's own)."""
         slot = slot or unique("rs")
         if slot not in self.slots:
             self.slots.append(slot)
         kwargs.setdefault("status_interval", 0.1)
         kwargs.setdefault("reconnect_delay", 0.05)
-        s = self.pool.replication(slot, kwargs.pop("publications", self.pub), **kwargs)
+        s = (pool or self.pool).replication(slot, kwargs.pop("publications", self.pub), **kwargs)
         self.streams.append(s)
         return s
 
