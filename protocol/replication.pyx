@@ -171,13 +171,14 @@ cdef class ReplicationTransaction:
     cdef list _subxids          # streamed: the subtransaction of each change
 
     def __init__(self, uint32_t xid=0, uint64_t commit_lsn=0, uint64_t end_lsn=0,
-                 commit_time=None, changes=None, str origin=None):
+                 commit_time=None, changes=None, str origin=None, decode_error=None):
         self.xid = xid
         self.commit_lsn = commit_lsn
         self.end_lsn = end_lsn
         self.commit_time = commit_time
         self.changes = list(changes) if changes is not None else []
         self.origin = origin
+        self.decode_error = decode_error
 
     def _values(self):
         return (self.xid, self.commit_lsn, self.end_lsn, self.commit_time, self.changes,
