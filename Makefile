@@ -139,7 +139,7 @@ distclean: clean
 # the growing working corpus stays in build/fuzz/ (tests/fuzz/fuzz_parser.py explains).
 FUZZ_SECONDS ?= 60
 FUZZ_ASAN ?=
-FUZZ_TARGETS ?= reader core
+FUZZ_TARGETS ?= reader core replication
 .PHONY: fuzz
 fuzz:
 	@test -x $(PY) || { echo "run make build first"; exit 1; }
