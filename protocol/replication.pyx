@@ -134,6 +134,10 @@ cdef class Change:
                 f"new={self.new!r}, old={self.old!r})")
 
 
+cdef extern from "Python.h":
+    bint PyObject_GC_IsTracked(object o)
+
+
 cdef inline Change _new_change(str kind, RelationInfo rel, object new, object old, uint64_t lsn):
     cdef Change c = Change.__new__(Change)
     c.kind = kind
@@ -143,6 +147,13 @@ cdef inline Change _new_change(str kind, RelationInfo rel, object new, object ol
     c.new = new
     c.old = old
     c.lsn = lsn
+    # Rows of scalars are dicts the cyclic GC does not track; a change that
+    # holds only such rows (and strings) cannot be part of a cycle we made:
+    # untracked, the GC does not walk every change of a 100k-row transaction
+    # at each collection (a fifth of the decoding time otherwise).
+    if (new is None or not PyObject_GC_IsTracked(new)) and \
+            (old is None or not PyObject_GC_IsTracked(old)):
+        PyObject_GC_UnTrack(<void*>c)
     return c
 
 
