@@ -262,7 +262,7 @@ async def test_value_that_cannot_be_decoded_raises_with_its_transaction(dsn):
         it = s.__aiter__()
         with pytest.raises(psqlpy.exceptions.Error) as info:
             await asyncio.wait_for(it.__anext__(), 10)
-        bad = info.value.transaction
+        bad = getattr(info.value, "transaction")
         assert bad.changes[0].new == {"id": 1, "ts": None}
         await s.ack(bad)
         ok = await asyncio.wait_for(it.__anext__(), 10)

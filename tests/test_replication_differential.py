@@ -18,6 +18,7 @@ import decimal
 import os
 import struct
 import uuid
+from typing import Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -81,7 +82,8 @@ def relation(oid, schema, table, cols, xid=None) -> bytes:
 
 PG_EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
 
-TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=12)
+_SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
+TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=_SURROGATES), max_size=12)
 
 # (type OID, strategy of values that round-trip through the binary codecs)
 TYPES = [
@@ -361,9 +363,9 @@ def test_message_level_parsers_agree(session):
                 in_stream = False
 
 
-def _outcome(decoder, bodies, pops):
+def _outcome(decoder, bodies, pops) -> list:
     """Feed body by body; record what each call returns and the state after it."""
-    trace = []
+    trace: list[tuple] = []
     for i, body in enumerate(bodies):
         try:
             full = decoder.feed_copy_data(body)

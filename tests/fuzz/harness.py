@@ -255,8 +255,8 @@ def check_core(data: bytes) -> None:
         _typed(waiter.exception, "waiter after connection_lost")
 
 
-def _replication_trace(dec, bodies, pops):
-    trace = []
+def _replication_trace(dec, bodies, pops) -> list:
+    trace: list[tuple] = []
     for i, body in enumerate(bodies):
         try:
             full = dec.feed_copy_data(body)
