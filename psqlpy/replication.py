@@ -76,7 +76,6 @@ from ._connect import open_connection
 from ._ident import quote_ident, quote_literal
 from .exceptions import (
     BaseConnectionError,
-    ConnectionExecuteError,
     ReplicationClosedError,
     ReplicationStartError,
     make_server_error,

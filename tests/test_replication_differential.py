@@ -235,7 +235,7 @@ def sessions(draw):
         else:
             us, when = _ts(draw)
             subs = [xid, xid + 1000, xid + 2000]
-            kept, aborted_subs = [], set()
+            kept: list = []
             for block in range(draw(st.integers(1, 3))):
                 s.add(b"S" + struct.pack("!Ib", xid, block == 0))
                 for _ in range(draw(st.integers(0, 3))):

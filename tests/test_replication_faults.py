@@ -125,6 +125,28 @@ async def test_server_fast_restart_resumes_from_last_ack(own_cluster):
         await env.close()
 
 
+async def test_fast_shutdown_waits_for_the_consumer_to_ack(own_cluster):
+    # The server's WAL sender does not exit before the client confirms what
+    # it sent: the stream does not confirm a transaction it delivered but
+    # that is not acknowledged, so the shutdown waits for the ack.
+    env = await ReplEnv(own_cluster.dsn(sslmode="disable")).setup()
+    try:
+        s = env.stream(create_slot=True)
+        await s.startup()
+        await env.insert(1)
+        (tx,) = await take(s, 1, ack=False)          # being processed
+        restart = asyncio.get_running_loop().run_in_executor(None, own_cluster.restart)
+        await asyncio.sleep(1.0)
+        assert not restart.done()
+        await s.ack(tx)
+        await asyncio.wait_for(restart, 30)
+        await env.insert(2)
+        assert ids_of(await take(s, 1, timeout=30)) == [2]
+        assert s.reconnect_count >= 1
+    finally:
+        await env.close()
+
+
 async def test_server_crash_restart_resends_unacknowledged_only(own_cluster):
     # An immediate shutdown (as a crash): the slot comes back with the
     # position of the last checkpoint, so the server sends acknowledged
