@@ -6,6 +6,8 @@ import asyncio
 import itertools
 import os
 
+import pytest
+
 import psqlpy
 
 _counter = itertools.count()
@@ -38,6 +40,8 @@ class ReplEnv:
         self.streams: list = []
 
     async def setup(self, columns: str = "id int PRIMARY KEY, name text, n int") -> "ReplEnv":
+        if await self.val("SHOW wal_level") != "logical":   # a server given by PSQLPY_TEST_DSN
+            pytest.skip("the server runs without wal_level = logical")
         await self.sql(f"CREATE TABLE {self.table} ({columns}); "
                        f"CREATE PUBLICATION {self.pub} FOR TABLE {self.table}")
         return self

@@ -15,9 +15,12 @@ from replication_helpers import ReplEnv, ids_of, take, unique, wait_until
 
 @pytest.fixture
 async def env(dsn):
-    e = await ReplEnv(dsn).setup()
-    yield e
-    await e.close()
+    e = ReplEnv(dsn)
+    try:
+        await e.setup()
+        yield e
+    finally:
+        await e.close()
 
 
 async def test_every_dml_kind_in_commit_order(env):
@@ -136,8 +139,9 @@ async def test_every_supported_type_round_trips(dsn):
 
 
 async def test_unchanged_toast_value(dsn):
-    env = await ReplEnv(dsn).setup("id int PRIMARY KEY, big text, n int")
+    env = ReplEnv(dsn)
     try:
+        await env.setup("id int PRIMARY KEY, big text, n int")
         s = env.stream(create_slot=True)
         await s.startup()
         # md5 digests do not compress: the value is stored out of line (TOAST).
@@ -158,8 +162,9 @@ async def test_unchanged_toast_value(dsn):
 async def test_large_transactions_are_streamed_before_commit(dsn):
     # A small logical_decoding_work_mem in the walsender makes the server
     # stream the transaction in blocks before it commits.
-    env = await ReplEnv(dsn, options="-c logical_decoding_work_mem=64kB").setup()
+    env = ReplEnv(dsn, options="-c logical_decoding_work_mem=64kB")
     try:
+        await env.setup()
         s = env.stream(create_slot=True)
         await s.startup()
         t = env.table
@@ -221,8 +226,9 @@ async def test_ack_moves_confirmed_flush_lsn(env):
 
 async def test_reply_requested_keepalive_is_answered_at_once(dsn):
     # wal_sender_timeout 1 s: the server asks for a reply after 0.5 s of silence.
-    env = await ReplEnv(dsn, options="-c wal_sender_timeout=1000").setup()
+    env = ReplEnv(dsn, options="-c wal_sender_timeout=1000")
     try:
+        await env.setup()
         s = env.stream(create_slot=True, status_interval=3600)
         await s.startup()
         await env.insert(1)
@@ -255,8 +261,9 @@ async def test_backpressure_stops_reading_at_max_buffered(env):
 
 
 async def test_value_that_cannot_be_decoded_raises_with_its_transaction(dsn):
-    env = await ReplEnv(dsn).setup("id int PRIMARY KEY, ts timestamp")
+    env = ReplEnv(dsn)
     try:
+        await env.setup("id int PRIMARY KEY, ts timestamp")
         s = env.stream(create_slot=True)
         await s.startup()
         await env.sql(f"INSERT INTO {env.table} VALUES (1, '200000-01-01')")   # beyond Python's datetime

@@ -28,8 +28,9 @@ async def _confirmed_is(env, slot, lsn):
 
 
 async def test_consumer_cancelled_mid_transaction_gets_it_again(dsn):
-    env = await ReplEnv(dsn).setup()
+    env = ReplEnv(dsn)
     try:
+        await env.setup()
         s = env.stream(create_slot=True)
         await s.startup()
         await env.insert(1, 2, 3)
@@ -67,8 +68,9 @@ async def test_consumer_cancelled_mid_transaction_gets_it_again(dsn):
 
 
 async def test_connection_cut_resumes_from_last_ack(own_cluster, proxy):
-    env = await ReplEnv(own_cluster.dsn(sslmode="disable")).setup()
+    env = ReplEnv(own_cluster.dsn(sslmode="disable"))
     try:
+        await env.setup()
         # The stream goes through the proxy; the test's own queries do not.
         s = env.stream(create_slot=True, pool=_proxied(proxy))
         await s.startup()
@@ -91,8 +93,9 @@ async def test_connection_cut_resumes_from_last_ack(own_cluster, proxy):
 
 
 async def test_connection_cut_without_reconnect_ends_the_stream(own_cluster, proxy):
-    env = await ReplEnv(own_cluster.dsn(sslmode="disable")).setup()
+    env = ReplEnv(own_cluster.dsn(sslmode="disable"))
     try:
+        await env.setup()
         s = env.stream(create_slot=True, reconnect=False, pool=_proxied(proxy))
         await s.startup()
         await env.insert(1)
@@ -108,8 +111,9 @@ async def test_connection_cut_without_reconnect_ends_the_stream(own_cluster, pro
 async def test_server_fast_restart_resumes_from_last_ack(own_cluster):
     # A fast shutdown waits until the client confirms everything sent: the
     # stream does once every transaction delivered is acknowledged.
-    env = await ReplEnv(own_cluster.dsn(sslmode="disable")).setup()
+    env = ReplEnv(own_cluster.dsn(sslmode="disable"))
     try:
+        await env.setup()
         s = env.stream(create_slot=True)
         await s.startup()
         await env.insert(1, 2)
@@ -129,8 +133,9 @@ async def test_fast_shutdown_waits_for_the_consumer_to_ack(own_cluster):
     # The server's WAL sender does not exit before the client confirms what
     # it sent: the stream does not confirm a transaction it delivered but
     # that is not acknowledged, so the shutdown waits for the ack.
-    env = await ReplEnv(own_cluster.dsn(sslmode="disable")).setup()
+    env = ReplEnv(own_cluster.dsn(sslmode="disable"))
     try:
+        await env.setup()
         s = env.stream(create_slot=True)
         await s.startup()
         await env.insert(1)
@@ -152,8 +157,9 @@ async def test_server_crash_restart_resends_unacknowledged_only(own_cluster):
     # position of the last checkpoint, so the server sends acknowledged
     # transactions again; the stream drops those, and delivers the one that
     # was delivered but not acknowledged again.
-    env = await ReplEnv(own_cluster.dsn(sslmode="disable")).setup()
+    env = ReplEnv(own_cluster.dsn(sslmode="disable"))
     try:
+        await env.setup()
         s = env.stream(create_slot=True)
         await s.startup()
         await env.insert(1, 2)
