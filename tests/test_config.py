@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from psqlpy._config import ConnectConfig, lookup_pgpass, parse_dsn, parse_settings
+from psqlpy._connect.settings import ConnectConfig, parse_dsn, parse_settings
+from psqlpy._connect.pgpass import password_from_file
 from psqlpy._enums import LoadBalanceHosts, SslMode, TargetSessionAttrs
 from psqlpy.exceptions import ConnectionPoolConfigurationError as CfgError
 
