@@ -1,16 +1,18 @@
-"""Opening a connection: the hosts in order (or shuffled), TLS negotiation per ``sslmode``
-(with libpq's retries: ``prefer`` tries again without TLS after a TLS failure or a server
-error, ``allow`` tries again with TLS after a server error), the startup exchange, and
-``target_session_attrs``.
+"""Opening a connection: the hosts in order (or shuffled), TLS negotiation per ``sslmode``,
+the startup exchange, and ``target_session_attrs`` -- as libpq 18 does it.
 
-``connect_timeout`` bounds each host's whole attempt (name lookup, TCP, TLS, the
-authentication exchange including SCRAM's hashing, the ``target_session_attrs`` check),
-as libpq restarts its timer per host.
+* Each host is tried in turn until one works; like libpq, a failure on one host (refused
+  port, TLS failure, a server error, wrong password, a refused authentication request,
+  malformed messages) moves on to the next host.
+* On one host, each way of connecting that ``sslmode`` allows is tried at most once:
+  ``prefer`` goes on without TLS after a failed TLS attempt or a server error before
+  authentication; ``allow`` tries TLS after such a server error on a plaintext attempt.
+* ``connect_timeout`` bounds each host's whole attempt (name lookup, TCP, TLS, the
+  authentication exchange including SCRAM's hashing, the ``target_session_attrs``
+  check), as libpq restarts its timer per host.
 
-When a host fails, the next one is tried, except after failures that another host would
-repeat or that must not be hidden: the server refusing our credentials (SQLSTATE class
-28), no password to give, local TLS files that cannot be used.  When every host failed,
-one :class:`~psqlpy.exceptions.ConnectError` is raised (see :func:`_failure`).
+When every host failed, one :class:`~psqlpy.exceptions.ConnectError` is raised (see
+:func:`_failure`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..exceptions import (ConnectError, ConnectSSLError, ConnectTimeoutError, Po
                           make_server_error)
 from .settings import ConnectConfig, HostSpec
 from .startup import StartupServerError, run_startup
-from .tls import TlsSetupError, client_context, server_name_indication, verify_peer_name
+from .tls import client_context, server_name_indication, verify_peer_name
 
 __all__ = ["open_connection", "reported_read_only"]
 
@@ -37,6 +39,10 @@ _REQUIRE_TLS = (SslMode.Require, SslMode.VerifyCa, SslMode.VerifyFull)
 
 class _TimedOut(Exception):
     """One host's attempt ran out of ``connect_timeout``."""
+
+
+class _SessionAttrsMismatch(Exception):
+    """The server is not what ``target_session_attrs`` asks for."""
 
 
 async def open_connection(config: ConnectConfig, *, loop=None) -> PgConnection:
@@ -57,51 +63,39 @@ async def open_connection(config: ConnectConfig, *, loop=None) -> PgConnection:
             attempts.append((target.where(),
                              _TimedOut(f"timed out after {config.connect_timeout} s")))
             continue
-        except _Stop:
-            break
-        except _Next:
-            continue
         if conn is not None:
             return conn
     raise _failure(attempts)
 
 
-class _Next(Exception):
-    """This host failed (recorded in the attempts): try the next one."""
-
-
-class _Stop(Exception):
-    """This host failed in a way another host would repeat: give up."""
-
-
-def _stops_failover(exc: BaseException) -> bool:
-    if isinstance(exc, StartupServerError):
-        return (exc.fields.get("C") or "").startswith("28")
-    return isinstance(exc, TlsSetupError) or getattr(exc, "stops_failover", False)
-
-
 async def _connect_target(loop, config: ConnectConfig, target: HostSpec,
                           attempts: list) -> PgConnection | None:
-    """Connect to one host with the TLS plan of ``sslmode``; record every failure."""
+    """Connect to one host, each way ``sslmode`` allows at most once; record every
+    failure in ``attempts``; None when this host cannot be used."""
     mode = config.tls.mode
     if target.is_unix_socket or mode == SslMode.Disable:
-        plan = (False,)
+        plan: tuple = (False,)
     elif mode == SslMode.Allow:
         plan = (False, True)
     elif mode == SslMode.Prefer:
         plan = (True, False)
     else:
         plan = (True,)
-    for i, use_tls in enumerate(plan):
+    tried: set = set()
+    for use_tls in plan:
+        if use_tls in tried:
+            continue
+        attempt = _Attempt(loop, config, target)
         failure = None
         try:
-            conn = await _attempt(loop, config, target, use_tls)
+            conn = await attempt.run(use_tls, plain_allowed=False not in tried)
         except (OSError, EOFError, _proto.ProtocolError, ConnectError, PostgresError,
                 StartupServerError, _ssl.SSLError) as e:
             failure = e
         except Exception as e:  # noqa: BLE001 - a bug must not pass for a bad server
             failure = _proto.ProtocolError(f"unexpected {type(e).__name__} during startup: "
                                            f"{e}")
+        tried |= attempt.tried
         if failure is None:
             mismatch = None
             try:
@@ -115,45 +109,72 @@ async def _connect_target(loop, config: ConnectConfig, target: HostSpec,
                 if mismatch is not None:
                     await conn.close()
             attempts.append((target.where(), mismatch))
-            raise _Next()
+            return None
         where = target.where() if len(plan) == 1 else (
-            f"{target.where()} ({'TLS' if use_tls else 'no TLS'})")
+            f"{target.where()} ({'TLS' if attempt.tls_used else 'no TLS'})")
         attempts.append((where, failure))
-        retry = i + 1 < len(plan) and (
-            isinstance(failure, StartupServerError)
-            or (mode == SslMode.Prefer and isinstance(failure, (ConnectSSLError, _ssl.SSLError))))
-        if retry:
-            continue
-        raise _Stop() if _stops_failover(failure) else _Next()
-    raise _Next()
+        retry = ((isinstance(failure, StartupServerError) and not failure.authenticated)
+                 or (mode == SslMode.Prefer and attempt.tls_failed))
+        if not retry:
+            return None
+    return None
 
 
-class _SessionAttrsMismatch(Exception):
-    pass
+class _Attempt:
+    """One connection attempt to one host, with or without TLS."""
 
+    __slots__ = ("loop", "config", "target", "tried", "tls_used", "tls_failed")
 
-async def _attempt(loop, config: ConnectConfig, target: HostSpec,
-                   use_tls: bool) -> PgConnection:
-    core = _proto.CoreProtocol()
-    tls_used = False
-    if target.is_unix_socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.setblocking(False)
+    def __init__(self, loop, config: ConnectConfig, target: HostSpec):
+        self.loop = loop
+        self.config = config
+        self.target = target
+        self.tried: set = set()      # True: TLS was tried, False: plaintext was
+        self.tls_used = False
+        self.tls_failed = False
+
+    async def run(self, use_tls: bool, plain_allowed: bool) -> PgConnection:
+        loop, config, target = self.loop, self.config, self.target
+        core = _proto.CoreProtocol()
+        if target.is_unix_socket:
+            self.tried.add(False)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, f"{target.host}/.s.PGSQL.{target.port}")
+            except BaseException:
+                sock.close()
+                raise
+            transport, protocol = await loop.create_unix_connection(
+                lambda: PgTransportProtocol(core), sock=sock)
+        else:
+            transport, protocol = await self._tcp(core, use_tls, plain_allowed)
+        conn = PgConnection(loop, core, protocol, transport, config, target.address,
+                            target.port, tls=self.tls_used)
+        protocol._on_lost = conn._connection_lost
         try:
-            await loop.sock_connect(sock, f"{target.host}/.s.PGSQL.{target.port}")
+            await run_startup(conn, config, target)
         except BaseException:
-            sock.close()
+            transport.abort()
             raise
-        transport, protocol = await loop.create_unix_connection(
-            lambda: PgTransportProtocol(core), sock=sock)
-    else:
+        return conn
+
+    async def _tcp(self, core, use_tls: bool, plain_allowed: bool):
+        loop, config, target = self.loop, self.config, self.target
         sock = await _open_socket(loop, target)
         handed_over = False   # once create_connection starts, asyncio owns and closes sock
         try:
             set_socket_options(sock, config)
             ssl_ctx = None
             if use_tls:
-                ssl_ctx = await _negotiate_tls(loop, sock, config)
+                self.tried.add(True)
+                try:
+                    ssl_ctx = await _negotiate_tls(loop, sock, config, plain_allowed)
+                except ConnectSSLError:
+                    self.tls_failed = True
+                    raise
+            if ssl_ctx is None:
+                self.tried.add(False)
             kwargs = {}
             if ssl_ctx is not None:
                 kwargs = dict(ssl=ssl_ctx,
@@ -164,41 +185,36 @@ async def _attempt(loop, config: ConnectConfig, target: HostSpec,
                 transport, protocol = await loop.create_connection(
                     lambda: PgTransportProtocol(core), sock=sock, **kwargs)
             except (_ssl.SSLError, _ssl.CertificateError) as e:
+                self.tls_failed = True
                 raise ConnectSSLError(f"TLS handshake failed: {e}") from e
-            tls_used = ssl_ctx is not None
+            self.tls_used = ssl_ctx is not None
         except BaseException:
             if not handed_over:
                 sock.close()
             raise
-        if tls_used and config.tls.mode == SslMode.VerifyFull:
+        if self.tls_used and config.tls.mode == SslMode.VerifyFull:
             try:
                 verify_peer_name(transport.get_extra_info("ssl_object"), target.host)
             except BaseException:
+                self.tls_failed = True
                 transport.abort()
                 raise
-    conn = PgConnection(loop, core, protocol, transport, config, target.address, target.port,
-                        tls=tls_used)
-    protocol._on_lost = conn._connection_lost
-    try:
-        await run_startup(conn, config, target)
-    except BaseException:
-        transport.abort()
-        raise
-    return conn
+        return transport, protocol
 
 
-async def _negotiate_tls(loop, sock, config: ConnectConfig):
+async def _negotiate_tls(loop, sock, config: ConnectConfig, plain_allowed: bool):
     """SSLRequest; the context when the server answers 'S', None when it declines and
-    the mode allows going on without TLS."""
+    going on without TLS is allowed (not with require/verify-*, nor when plaintext was
+    already tried on this host)."""
     await loop.sock_sendall(sock, _proto.build_ssl_request())
     # Exactly one byte: anything the server sent after it must go through the TLS
     # handshake, never into our parser (CVE-2021-23222).
     answer = await loop.sock_recv(sock, 1)
     if answer == b"S":
-        ctx, _verified = client_context(config.tls)
+        ctx, _verified = client_context(config.tls)   # TlsSetupError is a ConnectSSLError
         return ctx
     if answer == b"N":
-        if config.tls.mode in _REQUIRE_TLS:
+        if config.tls.mode in _REQUIRE_TLS or not plain_allowed:
             raise ConnectSSLError("server does not support SSL, but SSL was required")
         return None
     if answer == b"E":
@@ -282,6 +298,9 @@ def _failure(attempts: list) -> ConnectError:
     if not attempts:
         return ConnectError("could not connect: no host to try")
     where, last = attempts[-1]
+    server_errors = [e for _, e in attempts if isinstance(e, StartupServerError)]
+    if server_errors:  # the server's refusal tells more than a later refused port
+        last = server_errors[-1]
     summary = "; ".join(f"{w}: {_describe(e)}" for w, e in attempts)
     err: ConnectError
     if isinstance(last, StartupServerError):

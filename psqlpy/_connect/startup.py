@@ -39,10 +39,12 @@ class StartupServerError(Exception):
     """Carries the server's ErrorResponse fields out of the exchange (the caller builds
     the user-facing exception: the class depends on what else was tried)."""
 
-    def __init__(self, fields: dict, password_sent: bool):
+    def __init__(self, fields: dict, password_sent: bool, authenticated: bool):
         super().__init__(fields.get("M", "server error"))
         self.fields = fields
         self.password_sent = password_sent
+        #: whether the error came after AuthenticationOk (no TLS retry then, as in libpq)
+        self.authenticated = authenticated
 
 
 class _Inbox:
@@ -86,10 +88,8 @@ class _Inbox:
 
 
 def _no_password(config: ConnectConfig) -> AuthRefused:
-    err = AuthRefused(f"the server asks for a password for user {config.user!r} and none "
-                      f"was given (fe_sendauth: no password supplied)")
-    err.stops_failover = True  # type: ignore[attr-defined]
-    return err
+    return AuthRefused(f"the server asks for a password for user {config.user!r} and none "
+                       f"was given (fe_sendauth: no password supplied)")
 
 
 async def run_startup(conn, config: ConnectConfig, target: HostSpec) -> None:
@@ -110,7 +110,7 @@ async def run_startup(conn, config: ConnectConfig, target: HostSpec) -> None:
         while True:
             msg = await inbox.get()
             if isinstance(msg, m.ErrorResponse):
-                raise StartupServerError(dict(msg.fields), password_sent)
+                raise StartupServerError(dict(msg.fields), password_sent, authenticated)
             if isinstance(msg, m.NoticeResponse):
                 continue
             if authenticated:
