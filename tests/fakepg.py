@@ -75,7 +75,6 @@ class FakeConn:
         self.sock = sock
         self.sock.settimeout(15)
         self.events: list = []
-        self.tls_cert_der: bytes | None = None
 
     def record(self, *event) -> None:
         self.events.append(event)
@@ -118,15 +117,13 @@ class FakeConn:
         return "startup", params
 
     def start_tls(self, ctx: ssl.SSLContext) -> None:
-        sni: list = []
+        # Recorded from the ClientHello, so a client that then aborts the handshake (a
+        # certificate it refuses) leaves the same trace as one that completes it.
+        def on_hello(sslobj, name, _ctx):
+            self.record("tls", name)
 
-        def on_sni(sslobj, name, _ctx):
-            sni.append(name)
-
-        ctx.sni_callback = on_sni
+        ctx.sni_callback = on_hello
         self.sock = ctx.wrap_socket(self.sock, server_side=True)
-        self.tls_cert_der = self.sock.getpeercert(binary_form=True)  # the client's, if any
-        self.record("tls", sni[0] if sni else None)
 
     def read_message(self) -> tuple[bytes, bytes]:
         code = self.recv_exact(1)
@@ -158,7 +155,7 @@ class FakeServer:
         self.errors: list = []
         self.lock = threading.Lock()
         self._sock = socket.create_server((host, 0))
-        self._sock.settimeout(0.2)
+        self._sock.settimeout(0.05)
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -4,7 +4,7 @@ virtualenv of its own, driven through a worker process.
 ``LibpqWorker.connect(conninfo, env)`` makes libpq connect with exactly the environment
 given (``HOME`` decides where it looks for ``.pgpass`` and ``.postgresql/``) and reports
 ``{"ok": bool, "error": str, "sqlstate": str | None}``.  The worker runs in its own
-process, so a fake server in a thread of ours can answer it while our event loop waits.
+process; the fake servers run in threads, so they answer it whatever our event loop does.
 
 The virtualenv is made once in ``.venv-libpq/`` (gitignored) with ``pip install
 psycopg[binary]``; ``find_libpq()`` returns None when that cannot be done (no network):
@@ -13,7 +13,6 @@ the differential tests then skip, except under CI (``CI`` set), where they fail.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -67,38 +66,43 @@ def find_libpq() -> Path | None:
 
 
 class LibpqWorker:
+    """One worker process; ``connect()`` blocks (call it from a thread when a fake server
+    in the same process must answer: ``await asyncio.to_thread(worker.connect, ...)``)."""
+
     def __init__(self, python: Path):
         self.python = python
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: subprocess.Popen | None = None
         self.version = 0
 
-    async def start(self) -> "LibpqWorker":
-        self.proc = await asyncio.create_subprocess_exec(
-            str(self.python), "-c", _WORKER, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    def start(self) -> "LibpqWorker":
+        self.proc = subprocess.Popen(
+            [str(self.python), "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        hello = json.loads(await asyncio.wait_for(self.proc.stdout.readline(), 60))
+        hello = json.loads(self.proc.stdout.readline())
         self.version = hello["libpq"]
         return self
 
-    async def connect(self, conninfo: str, env: dict, timeout: float = 60) -> dict:
+    def connect(self, conninfo: str, env: dict) -> dict:
         assert self.proc is not None and self.proc.stdin is not None
         full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
-        self.proc.stdin.write((json.dumps({"conninfo": conninfo, "env": full}) + "\n").encode())
-        await self.proc.stdin.drain()
-        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        self.proc.stdin.write(json.dumps({"conninfo": conninfo, "env": full}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the libpq worker died")
         return json.loads(line)
 
-    async def close(self) -> None:
+    def close(self) -> None:
         if self.proc is None:
             return
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
+        self.proc.stdin.close()
         try:
-            await asyncio.wait_for(self.proc.wait(), 10)
-        except asyncio.TimeoutError:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
-            await self.proc.wait()
+            self.proc.wait()
+        self.proc.stdout.close()
         self.proc = None
 
 

@@ -168,7 +168,8 @@ class ScramSha256Client:
                  nonce: str | None = None):
         self._username = username  # PostgreSQL ignores the SCRAM user name (sends "n=,")
         self._password = password
-        self._cb = bytes(channel_binding) if channel_binding is not None else None
+        self._cb = (channel_binding if channel_binding is None or isinstance(channel_binding, bytes)
+                    else bytes(channel_binding))
         if nonce is None:
             nonce = base64.b64encode(secrets.token_bytes(18)).decode("ascii")
         elif not nonce or "," in nonce or not all(0x21 <= ord(ch) <= 0x7E for ch in nonce):
@@ -231,6 +232,10 @@ class ScramSha256Client:
         else:
             raise InterfaceError(f"SCRAM: unsupported mechanism {mechanism[:40]!r}")
         self._mechanism = mechanism
+
+    @property
+    def binding_data(self) -> bytes | None:
+        return self._cb
 
     @property
     def channel_bound(self) -> bool:

@@ -147,6 +147,8 @@ async def run_startup(conn, config: ConnectConfig, target: HostSpec) -> None:
                 if scram is None:
                     raise _proto.ProtocolError("SASLContinue without SASL")
                 salt, iterations = scram.read_server_first(msg.data)
+                if isinstance(scram.binding_data, _NoBinding):
+                    raise AuthRefused(scram.binding_data.problem)
                 salted = await loop.run_in_executor(None, scram.salted_password, salt,
                                                     iterations)
                 write(_proto.build_sasl_response(scram.client_final_from_salted(salted)))
@@ -190,17 +192,28 @@ def _start_scram(conn, config: ConnectConfig, target: HostSpec, check: AuthCheck
         der = ssl_obj.getpeercert(binary_form=True) if ssl_obj is not None else None
         if not der:
             raise AuthRefused("channel binding: the server sent no certificate")
-        # Ed25519/Ed448 and unknown signature algorithms define no hash: libpq fails the
-        # same way rather than dropping the binding
-        problem = None
-        try:
-            cb = tls_server_end_point(der)
-        except InterfaceError as e:
-            problem = str(e)
-        if problem is not None:
-            raise AuthRefused(f"{problem}; the server offered SCRAM-SHA-256-PLUS, set "
-                              f"channel_binding=disable to authenticate without it")
+        cb = _binding_data(der)
     scram = ScramSha256Client(config.user, target.password, channel_binding=cb)
     scram.use_mechanism(mechanism, binding_supported=check.binding_supported)
     return scram
 
+
+class _NoBinding(bytes):
+    """Channel-binding data that could not be computed: like libpq, the exchange starts
+    (the client-first-message carries no secret) and fails before any proof is sent."""
+
+    problem = ""
+
+
+def _binding_data(der: bytes) -> bytes:
+    # Ed25519/Ed448 and unknown signature algorithms define no hash for
+    # tls-server-end-point: libpq fails the exchange rather than dropping the binding
+    problem = None
+    try:
+        return tls_server_end_point(der)
+    except InterfaceError as e:
+        problem = str(e)
+    marker = _NoBinding()
+    marker.problem = (f"{problem}; the server offered SCRAM-SHA-256-PLUS, set "
+                      f"channel_binding=disable to authenticate without it")
+    return marker
