@@ -284,13 +284,16 @@ class ConnectError(BaseConnectionPoolError, ConnectionExecuteError, OperationalE
 
 
 class ConnectTimeoutError(ConnectError, TimeoutError):
-    """``connect_timeout`` expired.  Also a builtin :class:`TimeoutError`, which is what
-    the reference driver raises here."""
+    """``connect_timeout`` expired on every host (also a builtin TimeoutError).
+
+    The reference driver raises the builtin :class:`TimeoutError` here."""
 
 
 class ConnectSSLError(ConnectError, SSLError):
-    """TLS could not be negotiated or the server's certificate was refused (or the local
-    TLS files cannot be used); also an :class:`SSLError`."""
+    """TLS failed: not offered, handshake, certificate refused (also an SSLError).
+
+    Also raised when the local TLS files cannot be used (a missing ``root.crt`` for
+    ``verify-*``, a private key readable by others, ...)."""
 
 
 # --------------------------------------------------------------------------------------------

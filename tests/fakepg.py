@@ -221,7 +221,7 @@ def passwords_reached(events) -> list:
 class Behaviour:
     """What a fake server does with one client.
 
-    ``ssl``: answer to SSLRequest (b"S", b"N"); ``tls``: the server context when "S";
+    ``ssl_answer``: answer to SSLRequest (b"S", b"N"); ``tls``: the server context for "S";
     ``auth``: "trust", "password", "md5", "scram" (``mechanisms`` offered);
     ``password``: the password it knows; ``after_auth``: "ok" (finish the startup),
     or an ErrorResponse to send; ``first``: raw bytes sent right after the startup packet
@@ -229,7 +229,7 @@ class Behaviour:
     instead of the real one; ``ok_without_final``: AuthenticationOk without SASLFinal;
     ``cert_der``: the server certificate, for SCRAM-SHA-256-PLUS."""
 
-    ssl: bytes = b"N"
+    ssl_answer: bytes = b"N"
     tls: ssl.SSLContext | None = None
     auth: str = "password"
     password: str = "secret"
@@ -246,7 +246,7 @@ def script(b: Behaviour) -> Callable[[FakeConn], None]:
     def run(conn: FakeConn) -> None:
         kind, _ = conn.read_startup()
         while kind in ("ssl", "gssenc"):
-            if kind == "ssl" and b.ssl == b"S" and b.tls is not None:
+            if kind == "ssl" and b.ssl_answer == b"S" and b.tls is not None:
                 conn.send(b"S")
                 conn.start_tls(b.tls)
             else:

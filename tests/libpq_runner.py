@@ -28,8 +28,16 @@ import json, os, sys
 import psycopg
 base = dict(os.environ)
 print(json.dumps({"ready": True, "libpq": psycopg.pq.version()}), flush=True)
+import psycopg.conninfo
 for line in sys.stdin:
     case = json.loads(line)
+    if "parse" in case:   # PQconninfoParse: the keywords given, no defaults
+        try:
+            out = {"ok": True, "params": psycopg.conninfo.conninfo_to_dict(case["parse"])}
+        except Exception as e:
+            out = {"ok": False, "error": str(e)}
+        print(json.dumps(out), flush=True)
+        continue
     os.environ.clear()
     os.environ.update(case["env"])
     out = {"ok": False, "error": "", "sqlstate": None}
@@ -79,12 +87,14 @@ class LibpqWorker:
             [str(self.python), "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        assert self.proc.stdout is not None
         hello = json.loads(self.proc.stdout.readline())
         self.version = hello["libpq"]
         return self
 
     def connect(self, conninfo: str, env: dict) -> dict:
         assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc.stdout is not None
         full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
         self.proc.stdin.write(json.dumps({"conninfo": conninfo, "env": full}) + "\n")
         self.proc.stdin.flush()
@@ -93,9 +103,19 @@ class LibpqWorker:
             raise RuntimeError("the libpq worker died")
         return json.loads(line)
 
+    def parse(self, conninfo: str) -> dict:
+        """libpq's parse of a connection string: {"ok": True, "params": {...}} or
+        {"ok": False, "error": ...}."""
+        assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"parse": conninfo}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
     def close(self) -> None:
         if self.proc is None:
             return
+        assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.close()
         try:
             self.proc.wait(10)

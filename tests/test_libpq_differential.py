@@ -28,7 +28,7 @@ from fakepg import Behaviour, FakeServer, error_fields, script, server_context
 from libpq_runner import LibpqWorker, find_libpq
 from pgcluster import CLIENT_KEY_PASSWORD, make_certificate, write_pem
 
-pytestmark = pytest.mark.asyncio
+
 
 #: events compared between the two clients
 COMPARED = ("tls", "password", "md5", "sasl", "scram_proof")
@@ -72,7 +72,7 @@ def certs(own_cluster, tmp_path_factory) -> Certs:
     d = tmp_path_factory.mktemp("certs")
     tls = Path(own_cluster.tls_dir)
     ca_cert = x509.load_pem_x509_certificate((tls / "ca.crt").read_bytes())
-    ca_key = serialization.load_pem_private_key((tls / "ca.key").read_bytes(), None)
+    ca_key: Any = serialization.load_pem_private_key((tls / "ca.key").read_bytes(), None)
     other_cert, other_key = make_certificate(None, None, common_name="other CA", ca=True)
 
     def pair(name, issuer, issuer_key, **kw):
@@ -150,13 +150,13 @@ def tls_fake(cert: str = "server", **kw) -> Fake:
         crt, key = getattr(c, f"{cert}_crt"), getattr(c, f"{cert}_key")
         rest = dict(kw)
         max_version = rest.pop("max_version", None)
-        return Behaviour(ssl=b"S", tls=server_context(crt, key, max_version=max_version),
+        return Behaviour(ssl_answer=b"S", tls=server_context(crt, key, max_version=max_version),
                          cert_der=c.der(crt), **rest)
     return make
 
 
 def plain_fake(**kw) -> Fake:
-    return lambda c: Behaviour(ssl=b"N", **kw)
+    return lambda c: Behaviour(ssl_answer=b"N", **kw)
 
 
 @dataclasses.dataclass
@@ -462,3 +462,66 @@ async def test_same_outcome_as_libpq(case: Case, certs: Certs, libpq, own_cluste
         assert our_traces == case.traces, detail
     for s in servers:
         assert not s.errors, s.errors
+
+
+# ------------------------------------------------------------------------------------------
+# Connection strings: parsed exactly as libpq parses them
+# ------------------------------------------------------------------------------------------
+
+_PIECES = ["postgresql://", "postgres://", "host", "port", "user", "password", "dbname",
+           "sslmode", "ssl", "requiressl", "hostaddr", "=", "'", "\\", " ", "\t", "\n", "@",
+           ":", "/", "?", "&", "#", ",", "[", "]", "::1", "%", "%41", "%2F", "%40", "%3D",
+           "%2c", "%00", "%zz", "%C3%A9", "h", "5432", "u", "p", "d", "require", "true", "1",
+           "x", "é", "+"]
+
+
+@pytest.fixture(scope="module")
+def parse_worker(libpq_python):
+    worker = LibpqWorker(libpq_python).start()
+    try:
+        yield worker
+    finally:
+        worker.close()
+
+
+def _compare_parse(worker: LibpqWorker, dsn: str) -> None:
+    from psqlpy._connect.conninfo import parse_conninfo
+
+    theirs = worker.parse(dsn)
+    ours_error = None
+    try:
+        ours = parse_conninfo(dsn)
+    except exc.ConnectionPoolConfigurationError as e:
+        ours_error = str(e)
+    if not theirs["ok"]:
+        assert ours_error is not None, (dsn, theirs, ours)
+        return
+    assert ours_error is None, (dsn, theirs, ours_error)
+    assert ours == theirs["params"], (dsn, theirs, ours)
+
+
+@pytest.mark.parametrize("dsn", [
+    "postgresql://u:p@ss@h/d", "postgresql://u:Zq7#SE?RET@h:1/d", "postgres://h1,h2:5/d",
+    "postgres://h:/d", "postgres://[::1]:5,[fe80::1%25eth0]/d?ssl=true",
+    "postgres:///d?host=/tmp&port=6", "postgres://h/d?a", "postgres://h/d?sslmode=require&",
+    "postgres://h/d?sslmode=require&&port=1", "postgres://h/d?x=1=2", "postgres://h/%zz",
+    "postgres://h/d%00", "host=a host=b", "host='a\\'b' port=\\ 5", "host = a", "host",
+    "host=a user='", "requiressl=1", "requiressl=x", " host=a\t", "postgres://u:%41@h",
+    "postgresql://%2Ftmp%2Fsock:5/d", "postgresql://u:pw@[::1]x/d", "postgresql://[]/d",
+    "postgresql://h/d?password=a%26b",
+])
+def test_connection_strings_parse_like_libpq(parse_worker, dsn):
+    _compare_parse(parse_worker, dsn)
+
+
+def test_random_connection_strings_parse_like_libpq(parse_worker):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=int(os.environ.get("PSQLPY_HYPOTHESIS_EXAMPLES", "300")),
+              deadline=None, database=None)
+    @given(st.lists(st.sampled_from(_PIECES), max_size=16).map("".join))
+    def check(dsn):
+        _compare_parse(parse_worker, dsn)
+
+    check()
