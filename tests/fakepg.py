@@ -226,7 +226,7 @@ class Behaviour:
     ``password``: the password it knows; ``after_auth``: "ok" (finish the startup),
     or an ErrorResponse to send; ``first``: raw bytes sent right after the startup packet
     instead of an authentication request; ``scram_first``: a server-first-message to send
-    instead of the real one; ``ok_without_final``: AuthenticationOk without SASLFinal;
+    instead of the real one (``{nonce}`` in it is the server nonce); ``ok_without_final``: AuthenticationOk without SASLFinal;
     ``cert_der``: the server certificate, for SCRAM-SHA-256-PLUS."""
 
     ssl_answer: bytes = b"N"
@@ -304,7 +304,7 @@ def _scram(conn: FakeConn, b: Behaviour) -> bool:
     client_nonce = bare.split("r=", 1)[1]
     salt = b"fakepg-salt-0001"
     server_nonce = client_nonce + "FakeServerNonce"
-    server_first = b.scram_first or (
+    server_first = b.scram_first.format(nonce=server_nonce) if b.scram_first else (
         f"r={server_nonce},s={base64.b64encode(salt).decode()},i={b.iterations}")
     conn.send(frame(b"R", struct.pack("!i", 11) + server_first.encode()))
     code, body = conn.read_message()

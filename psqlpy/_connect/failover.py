@@ -26,7 +26,7 @@ from .. import protocol as _proto
 from .._enums import LoadBalanceHosts, SslMode, TargetSessionAttrs
 from .._pgconn import PgConnection
 from .._transport import PgTransportProtocol, set_socket_options
-from ..exceptions import (ConnectError, ConnectSSLError, ConnectTimeoutError, PostgresError,
+from ..exceptions import (ConnectError, ConnectSSLError, ConnectTimeoutError, Error,
                           make_server_error)
 from .settings import ConnectConfig, HostSpec
 from .startup import StartupServerError, run_startup
@@ -89,8 +89,7 @@ async def _connect_target(loop, config: ConnectConfig, target: HostSpec,
         failure = None
         try:
             conn = await attempt.run(use_tls, plain_allowed=False not in tried)
-        except (OSError, EOFError, _proto.ProtocolError, ConnectError, PostgresError,
-                StartupServerError, _ssl.SSLError) as e:
+        except (OSError, EOFError, Error, StartupServerError, _ssl.SSLError) as e:
             failure = e
         except Exception as e:  # noqa: BLE001 - a bug must not pass for a bad server
             failure = _proto.ProtocolError(f"unexpected {type(e).__name__} during startup: "
@@ -317,8 +316,8 @@ def _failure(attempts: list) -> ConnectError:
         elif isinstance(last, (ConnectSSLError, _ssl.SSLError)):
             err = ConnectSSLError(message)
             cause = last
-        elif isinstance(last, ConnectError):
-            err = type(last)(message)
+        elif isinstance(last, ConnectError):   # ours, private subclasses included
+            err = ConnectError(message)
             cause = last
         else:
             err = ConnectError(message)
