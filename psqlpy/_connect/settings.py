@@ -149,7 +149,7 @@ class AuthPolicy:
 
     channel_binding: str = "prefer"
     require_auth: str | None = None
-    allowed: frozenset = _ALL_REQUESTS
+    allowed: frozenset = field(default=_ALL_REQUESTS, repr=False)
     auth_required: bool = False
 
 
@@ -451,14 +451,15 @@ def _refuse_unsupported(src: _Sources) -> None:
 
 def _host_lists(src: _Sources, host, hosts) -> tuple[list[str], list[str] | None, str]:
     """(host names, hostaddr list or None, source) before defaults."""
+    def split(text: str | None) -> list[str]:
+        return text.split(",") if text else []
+
     if "host" in src.dsn or "hostaddr" in src.dsn:
-        names = src.dsn["host"].split(",") if src.dsn.get("host") else None
-        addrs = src.dsn["hostaddr"].split(",") if src.dsn.get("hostaddr") else None
-        if addrs is None and src.env.get("PGHOSTADDR"):
-            addrs = src.env["PGHOSTADDR"].split(",")
-        if names is None and addrs is None and src.env.get("PGHOST"):
-            names = src.env["PGHOST"].split(",")
-        return names or [], addrs, "DSN"
+        # each from the DSN when there (even empty), else its environment variable
+        names = split(src.dsn["host"] if "host" in src.dsn else src.env.get("PGHOST"))
+        addrs = split(src.dsn["hostaddr"] if "hostaddr" in src.dsn
+                      else src.env.get("PGHOSTADDR"))
+        return names, addrs or None, "DSN"
     names: list[str] = []
     if host is not None:
         names += [str(h) for h in _split_list(host)]
