@@ -16,6 +16,11 @@ from .exceptions import (
 _POSITIONAL = frozenset((list, tuple))
 
 
+def _one_row(rows, what: str, error) -> None:
+    if len(rows) != 1:
+        raise error(f"{what}: the query returned {len(rows)} rows, exactly one was expected")
+
+
 class _QueryMethods:
     """Query methods shared by Connection and Transaction.
 
@@ -54,21 +59,20 @@ class _QueryMethods:
         return await self._result(querystring, parameters, prepared)
 
     async def fetch_row(self, querystring: str, parameters=None, prepared: bool | None = None) -> SingleQueryResult:
-        """The first row; raises (``ConnectionExecuteError`` / ``TransactionExecuteError``)
-        when the query returns no row.  Further rows are ignored."""
+        """The one row the query returns; no row or several rows raise
+        ``ConnectionExecuteError`` / ``TransactionExecuteError``, as in the reference
+        driver."""
         req = await self._run(querystring, parameters, prepared)
-        if not req.rows:
-            raise self._error_context("fetch_row: the query returned no rows")
+        _one_row(req.rows, "fetch_row", self._error_context)
         return SingleQueryResult(req.statement.column_names, req.rows[0])
 
     async def fetch_val(self, querystring: str, parameters=None, prepared: bool | None = None):
-        """The first column of the first row.  No row at all raises (as asyncpg's
-        ``fetchval`` returns None instead, we follow the reference driver: an error of
-        ``psqlpy.exceptions``, ``ConnectionExecuteError`` / ``TransactionExecuteError``);
-        a NULL value is returned as None."""
+        """The first column of the one row the query returns.  No row or several rows
+        raise (where asyncpg's ``fetchval`` returns None or the first row's value, we
+        follow the reference driver: ``ConnectionExecuteError`` /
+        ``TransactionExecuteError``); a NULL value is returned as None."""
         req = await self._run(querystring, parameters, prepared)
-        if not req.rows:
-            raise self._error_context("fetch_val: the query returned no rows")
+        _one_row(req.rows, "fetch_val", self._error_context)
         row = req.rows[0]
         if not row:
             raise self._error_context("fetch_val: the query returned no columns")
@@ -183,9 +187,11 @@ class Connection(_QueryMethods):
         from .transaction import Transaction
         return Transaction(self, isolation_level, read_variant, deferrable)
 
-    def cursor(self, querystring=None, parameters=None, array_size=None):
+    def cursor(self, querystring=None, parameters=None, array_size=None, fetch_number=None):
+        """A server-side cursor; ``fetch_number`` is the reference's documented name
+        for ``array_size`` (its code takes only ``array_size``), accepted as an alias."""
         from .cursor import Cursor
-        return Cursor(self, querystring, parameters, array_size)
+        return Cursor(self, querystring, parameters, array_size, fetch_number=fetch_number)
 
     async def prepare(self, querystring: str, parameters=None, prepared=None):
         from .prepared import PreparedStatement

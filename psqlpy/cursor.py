@@ -43,11 +43,13 @@ _portal_ids = itertools.count(1)
 
 class Cursor:
     def __init__(self, connection, querystring=None, parameters=None, array_size=None,
-                 transaction=None):
+                 transaction=None, fetch_number=None):
         self._connection = connection
         self._transaction = transaction
         self.querystring = querystring
         self.parameters = parameters
+        if array_size is None:
+            array_size = fetch_number
         self.array_size = 1 if array_size is None else array_size
         self._portal = None
         self._statement = None
@@ -163,8 +165,9 @@ class Cursor:
             raise CursorFetchError(f"fetch size must be at least 1, got {n}")
         return await self._fetch(n)
 
-    async def fetchall(self) -> QueryResult:
-        """Every remaining row."""
+    async def fetchall(self, size: int | None = None) -> QueryResult:
+        """Every remaining row.  ``size`` is in the reference's stub but not in its
+        code; accepted and ignored."""
         return await self._fetch(0)
 
     async def execute(self, querystring: str, parameters=None) -> Cursor:

@@ -360,9 +360,12 @@ class Listener:
         self._gap_callbacks.append(callback)
 
     def listen(self) -> None:
-        """Start delivering notifications to the callbacks (idempotent)."""
+        """Start delivering notifications to the callbacks (idempotent).  Before
+        ``startup()`` it raises ``ListenerStartError``, as the reference driver does."""
         if self._listening:
             return
+        if not self._started and self._reconnect_task is None:
+            raise ListenerStartError("the listener is not started; call startup() first")
         self._listening = True
         # Hand what waited in the backlog to the callbacks, in order.
         self._router.reroute_backlog()
@@ -611,6 +614,14 @@ class Listener:
 
     def __aiter__(self):
         return self
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        # The reference driver's listener gives its connection up here.
+        if self._started or self._reconnect_task is not None:
+            await self.shutdown()
 
     async def __anext__(self) -> ListenerNotificationMsg:
         router = self._router

@@ -280,8 +280,12 @@ class ConnectionPool:
     def resize(self, new_max_size: int) -> None:
         """Change the maximum size.  Growing serves waiters at once; shrinking closes
         idle connections now and surplus handed-out ones when they come back."""
-        if isinstance(new_max_size, bool) or not isinstance(new_max_size, int) or new_max_size < 2:
-            raise ConnectionPoolConfigurationError("pool size must be at least 2")
+        # The reference refuses a size below 2 only when the pool is made; it
+        # resizes to 1 (and to 0, which would leave every acquire() waiting for
+        # good: refused here).
+        if isinstance(new_max_size, bool) or not isinstance(new_max_size, int) or new_max_size < 1:
+            raise ConnectionPoolConfigurationError(
+                f"pool size must be at least 1, got {new_max_size!r}")
         self._max_size = new_max_size
         while self._wake_one():
             pass
@@ -318,6 +322,11 @@ class ConnectionPool:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def __iter__(self):
+        # The reference driver's method (its stub lists it); it returns the pool
+        # itself, so iter(pool) raises TypeError there as here.
+        return self
 
     def __enter__(self):
         return self

@@ -24,7 +24,10 @@ class Transaction(_QueryMethods):
     ``async with conn.transaction() as tx`` begins, commits when the block ends
     normally and rolls back (re-raising) when it raises.  ``begin()`` may be called
     once; after ``commit()`` / ``rollback()`` every method raises
-    ``TransactionClosedError`` (so does a query before ``begin()``).  Savepoint names
+    ``TransactionClosedError``.  As in the reference driver, a query before
+    ``begin()`` runs on the connection outside a transaction block, and ``commit()`` /
+    ``rollback()`` before ``begin()`` send their command (the server only warns) and
+    finish the transaction object.  Savepoint names
     are quoted as identifiers: any text is a valid name, compared exactly (``'my sp'``,
     ``'"x"'``).  Query errors inside are ``TransactionExecuteError`` (and the
     SQLSTATE's class)."""
@@ -39,10 +42,10 @@ class Transaction(_QueryMethods):
         self._state = "new"   # new -> started -> done
 
     def _pg(self):
+        # Before begin() a query runs on the connection outside any transaction
+        # block, as in the reference driver (whose own test suite relies on it).
         if self._state == "done":
             raise TransactionClosedError("the transaction is already finished")
-        if self._state == "new":
-            raise TransactionClosedError("the transaction has not begun")
         return self._connection._pg()
 
     def _pg_config(self):
@@ -59,6 +62,8 @@ class Transaction(_QueryMethods):
         return " ".join(parts)
 
     async def begin(self) -> None:
+        if self._state == "done":
+            raise TransactionClosedError("the transaction is already finished")
         if self._state != "new":
             raise TransactionBeginError("the transaction was already started")
         pg = self._connection._pg()
@@ -159,9 +164,11 @@ class Transaction(_QueryMethods):
             results.append(QueryResult(st.column_names, req.rows, req.tag, st.columns))
         return results
 
-    def cursor(self, querystring=None, parameters=None, array_size=None):
+    def cursor(self, querystring=None, parameters=None, array_size=None, fetch_number=None):
+        """As :meth:`Connection.cursor`, inside this transaction."""
         from .cursor import Cursor
-        return Cursor(self._connection, querystring, parameters, array_size, transaction=self)
+        return Cursor(self._connection, querystring, parameters, array_size, transaction=self,
+                      fetch_number=fetch_number)
 
     def is_closed(self) -> bool:
         return self._state == "done"
