@@ -73,6 +73,8 @@ __all__ = [
     "find_pgbouncer",
     "CLIENT_KEY_PASSWORD",
     "make_certificate",
+    "load_ca",
+    "write_pem",
 ]
 
 DATABASE = "psqlpy_test"
@@ -263,6 +265,16 @@ def make_certificate(issuer_cert, issuer_key, *, common_name: str, dns=(), ips=(
     algorithm = None if isinstance(signer_key, (ed25519.Ed25519PrivateKey,
                                                 ed448.Ed448PrivateKey)) else hashes.SHA256()
     return builder.sign(signer_key, algorithm), key
+
+
+def load_ca(tls_dir: Path) -> tuple[Any, Any]:
+    """(certificate, private key) of the CA written by :func:`_write_tls`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate((Path(tls_dir) / "ca.crt").read_bytes())
+    key = serialization.load_pem_private_key((Path(tls_dir) / "ca.key").read_bytes(), None)
+    return cert, key
 
 
 def write_pem(path: Path, obj, *, password: str | None = None, mode: int = 0o600) -> Path:

@@ -24,16 +24,15 @@ import ssl
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 import psqlpy
 from psqlpy import exceptions as exc
 
-from fakepg import (Behaviour, FakeServer, error_fields, passwords_reached, script,
-                    server_context)
-from pgcluster import make_certificate, write_pem
+from fakepg import Behaviour, FakeServer, error_fields, script, server_context
+from pgcluster import load_ca, make_certificate, write_pem
 
 SECRET = "Zq7#SEC?RET"
 
@@ -93,6 +92,12 @@ def _fake(**kw) -> FakeServer:
     return FakeServer(script(Behaviour(**kw))).__enter__()
 
 
+def _silent(conn) -> None:
+    """A server that reads the startup packet and never answers."""
+    conn.read_startup()
+    conn.wait_for_close()
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,16 +109,14 @@ def fake_certs(own_cluster, tmp_path_factory):
     """Server certificates for fake TLS servers: one from the suite's CA for the name
     pg.test only, one self-signed with Ed25519, one from another CA."""
     own_cluster.need_ssl()
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     d = tmp_path_factory.mktemp("fake-certs")
     tls = Path(own_cluster.tls_dir)
-    ca = x509.load_pem_x509_certificate((tls / "ca.crt").read_bytes())
-    ca_key: Any = serialization.load_pem_private_key((tls / "ca.key").read_bytes(), None)
+    ca, ca_key = load_ca(tls)
     other, other_key = make_certificate(None, None, common_name="other CA", ca=True)
-    out = {"ca": tls / "ca.crt", "other_ca": write_pem(d / "other-ca.crt", other, mode=0o644)}
+    out: dict[str, Any] = {"ca": tls / "ca.crt",
+                           "other_ca": write_pem(d / "other-ca.crt", other, mode=0o644)}
     for name, issuer, ikey, kw in (
             ("named", ca, ca_key, dict(common_name="pg.test", dns=("pg.test",))),
             ("local", ca, ca_key, dict(common_name="localhost", dns=("localhost",),
@@ -195,11 +198,9 @@ async def test_pgsslcrl_revokes_the_server_certificate(own_cluster, home, monkey
     import datetime
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
 
-    tls = Path(own_cluster.tls_dir)
-    ca = x509.load_pem_x509_certificate((tls / "ca.crt").read_bytes())
-    ca_key: Any = serialization.load_pem_private_key((tls / "ca.key").read_bytes(), None)
+    ca, ca_key = load_ca(Path(own_cluster.tls_dir))
     served = x509.load_pem_x509_certificate(
         Path(own_cluster.data_dir, "server.crt").read_bytes())
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -526,11 +527,7 @@ async def test_require_auth_against_the_real_server(own_cluster, home):
 
 
 async def test_cancelled_connect_leaves_no_task(home):
-    def silent(conn):
-        conn.read_startup()
-        conn.wait_for_close()
-
-    srv = FakeServer(silent).__enter__()
+    srv = FakeServer(_silent).__enter__()
     try:
         dsn = f"postgresql://u@127.0.0.1:{srv.port}/d?sslmode=disable"
         before = set(asyncio.all_tasks())
@@ -609,11 +606,7 @@ async def test_wrong_and_missing_password(own_cluster, home):
 
 
 async def test_timeout_is_also_a_builtin_timeout_error(home):
-    def silent(conn):
-        conn.read_startup()
-        conn.wait_for_close()
-
-    srv = FakeServer(silent).__enter__()
+    srv = FakeServer(_silent).__enter__()
     try:
         e = await _refused(f"postgresql://u:{SECRET}@127.0.0.1:{srv.port}/d?sslmode=disable",
                            connect_timeout_sec=0.5)
@@ -645,7 +638,8 @@ async def test_several_hosts_the_server_error_decides_the_class(own_cluster, hom
            f"127.0.0.1:{_closed_port()}/psqlpy_test?sslmode=disable")
     e = await _refused(dsn)
     _public(e)
-    assert isinstance(e, exc.InvalidPassword)
-    assert len(e.attempts) == 2 and SECRET not in _texts(e)
+    assert isinstance(e, exc.InvalidPassword) and isinstance(e, exc.ConnectError)
+    attempts = cast(exc.ConnectError, e).attempts
+    assert len(attempts) == 2 and SECRET not in _texts(e)
     assert any("Connect call failed" in str(x) or "refused" in str(x).lower()
-               for _, x in e.attempts)
+               for _, x in attempts)

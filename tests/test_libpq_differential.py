@@ -26,7 +26,7 @@ from psqlpy._connect import open_connection, parse_settings
 
 from fakepg import Behaviour, FakeServer, error_fields, script, server_context
 from libpq_runner import LibpqWorker, find_libpq
-from pgcluster import CLIENT_KEY_PASSWORD, make_certificate, write_pem
+from pgcluster import CLIENT_KEY_PASSWORD, load_ca, make_certificate, write_pem
 
 
 
@@ -66,13 +66,12 @@ class Certs:
 def certs(own_cluster, tmp_path_factory) -> Certs:
     own_cluster.need_ssl()
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     d = tmp_path_factory.mktemp("certs")
     tls = Path(own_cluster.tls_dir)
-    ca_cert = x509.load_pem_x509_certificate((tls / "ca.crt").read_bytes())
-    ca_key: Any = serialization.load_pem_private_key((tls / "ca.key").read_bytes(), None)
+    ca_cert, ca_key = load_ca(tls)
     other_cert, other_key = make_certificate(None, None, common_name="other CA", ca=True)
 
     def pair(name, issuer, issuer_key, **kw):

@@ -142,6 +142,17 @@ def _hmac(key: bytes, msg: bytes) -> bytes:
     return hmac.new(key, msg, hashlib.sha256).digest()
 
 
+def _utf8(data: bytes, what: str) -> str:
+    ok = True
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        ok = False
+    if not ok:  # raised outside the handler: nothing chained
+        raise InterfaceError(f"SCRAM: {what} is not valid UTF-8")
+    return text
+
+
 def _b64decode(value: str, what: str) -> bytes:
     try:
         return base64.b64decode(value.encode("ascii"), validate=True)
@@ -248,13 +259,7 @@ class ScramSha256Client:
         malformed message raises :class:`InterfaceError` (nothing else)."""
         if self._state != "first-sent":
             raise InterfaceError("SCRAM: unexpected server-first-message")
-        ok = True
-        try:
-            text = bytes(server_first).decode("utf-8")
-        except UnicodeDecodeError:
-            ok = False
-        if not ok:
-            raise InterfaceError("SCRAM: server-first-message is not valid UTF-8")
+        text = _utf8(server_first, "server-first-message")
         parts = text.split(",")
         if parts and parts[0].startswith("m="):
             raise InterfaceError("SCRAM: the server requires an unsupported extension")
@@ -314,13 +319,7 @@ class ScramSha256Client:
         """Check the server's signature (``v=``); raise on ``e=`` or a mismatch."""
         if self._state != "final-sent":
             raise InterfaceError("SCRAM: unexpected server-final-message")
-        ok = True
-        try:
-            text = bytes(server_final).decode("utf-8")
-        except UnicodeDecodeError:
-            ok = False
-        if not ok:
-            raise InterfaceError("SCRAM: server-final-message is not valid UTF-8")
+        text = _utf8(server_final, "server-final-message")
         first = text.split(",", 1)[0]
         if first.startswith("e="):
             raise InterfaceError(f"SCRAM: the server reported an error: {first[2:200]}")

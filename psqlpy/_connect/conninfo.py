@@ -28,9 +28,7 @@ import re
 
 from ..exceptions import ConnectionPoolConfigurationError
 
-__all__ = ["parse_conninfo", "KEYWORDS", "UNSUPPORTED", "ENVIRONMENT", "ConninfoError"]
-
-ConninfoError = ConnectionPoolConfigurationError
+__all__ = ["parse_conninfo", "KEYWORDS", "UNSUPPORTED", "ENVIRONMENT", "SPACE"]
 
 #: Every keyword libpq 18 knows.  Those in UNSUPPORTED are refused with a message that says
 #: so (never ignored); the rest are implemented (some only with the values that need
@@ -91,7 +89,7 @@ ENVIRONMENT = {
 
 _URI_PREFIXES = ("postgresql://", "postgres://")
 #: C isspace() in the C locale: libpq splits keyword=value strings on these only
-_SPACE = " \t\n\r\v\f"
+SPACE = " \t\n\r\v\f"
 _HEX = "0123456789abcdefABCDEF"
 _KEYWORD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _SCHEME_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.\-]*)://")
@@ -253,51 +251,42 @@ def _parse_keywords(text: str) -> dict[str, str]:
     params: dict[str, str] = {}
     i, n = 0, len(text)
     while i < n:
-        if text[i] in _SPACE:
+        if text[i] in SPACE:
             i += 1
             continue
         start = i
-        while i < n and text[i] != "=" and text[i] not in _SPACE:
+        while i < n and text[i] != "=" and text[i] not in SPACE:
             i += 1
         key = text[start:i]
-        while i < n and text[i] in _SPACE:
+        while i < n and text[i] in SPACE:
             i += 1
         if i >= n or text[i] != "=":
             raise _err(f"missing '=' after {_name(key)} in connection info string")
         i += 1
-        while i < n and text[i] in _SPACE:
+        while i < n and text[i] in SPACE:
             i += 1
         value: list[str] = []
-        if i < n and text[i] == "'":
+        quoted = i < n and text[i] == "'"
+        if quoted:
             i += 1
-            while True:
-                if i >= n:
+        # a backslash takes the next character as it is, quoted or not (libpq)
+        while True:
+            if i >= n:
+                if quoted:
                     raise _err("unterminated quoted string in connection info string")
-                c = text[i]
-                if c == "\\":
+                break
+            c = text[i]
+            i += 1
+            if c == "\\":
+                if i < n:
+                    value.append(text[i])
                     i += 1
-                    if i < n:
-                        value.append(text[i])
-                        i += 1
-                    continue
-                if c == "'":
-                    i += 1
-                    break
+            elif quoted and c == "'":
+                break
+            elif not quoted and c in SPACE:
+                break
+            else:
                 value.append(c)
-                i += 1
-        else:
-            while i < n and text[i] not in _SPACE:
-                c = text[i]
-                if c == "\\":
-                    i += 1
-                    if i < n:
-                        value.append(text[i])
-                        i += 1
-                    continue
-                value.append(c)
-                i += 1
-            if i < n:
-                i += 1  # the whitespace that ended the value
         _store(params, key, "".join(value))
     return params
 

@@ -272,7 +272,7 @@ def _port(value, source: str = "keyword arguments") -> int:
     if isinstance(value, bool):
         raise _err(f"invalid port {value!r} in {source}")
     if isinstance(value, str):
-        text = value.strip(conninfo._SPACE)
+        text = value.strip(conninfo.SPACE)
         if not text:
             raise _err(f"empty port in {source}")
         if not (text.isascii() and text.isdigit()):
@@ -303,7 +303,7 @@ def _text(value, what: str) -> str:
 
 def _int_param(value: str, what: str) -> int:
     """libpq's ``pqParseIntParam``: an integer with optional surrounding whitespace."""
-    text = value.strip(conninfo._SPACE)
+    text = value.strip(conninfo.SPACE)
     sign = text[:1] if text[:1] in "+-" else ""
     digits = text[len(sign):]
     if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
