@@ -302,6 +302,7 @@ def test_url_password_never_in_errors(ps):
     err(ps, "percent-encoded", dsn=f"postgres://h/d?password={SECRET}%zz")
     err(ps, "percent-encoded", dsn=f"postgres://h/d?sslpassword={SECRET}%zz")
     err(ps, "missing '='", dsn=f"host=h {SECRET}")
+    err(ps, "unexpected spaces", dsn=f"postgres://u:{SECRET} x@h/d")   # libpq quotes it
     err(ps, "scheme", dsn=f"mysql://u:{SECRET}@h/d")
 
 

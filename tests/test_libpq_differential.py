@@ -507,7 +507,8 @@ def _compare_parse(worker: LibpqWorker, dsn: str) -> None:
     "postgres://h/d%00", "host=a host=b", "host='a\\'b' port=\\ 5", "host = a", "host",
     "host=a user='", "requiressl=1", "requiressl=x", " host=a\t", "postgres://u:%41@h",
     "postgresql://%2Ftmp%2Fsock:5/d", "postgresql://u:pw@[::1]x/d", "postgresql://[]/d",
-    "postgresql://h/d?password=a%26b",
+    "postgresql://h/d?password=a%26b", "postgresql:// h /d", "postgresql://u:p w@h/d",
+    "postgresql://h/d?sslmode= require ", "postgresql://h/ d%20x",
 ])
 def test_connection_strings_parse_like_libpq(parse_worker, dsn):
     _compare_parse(parse_worker, dsn)

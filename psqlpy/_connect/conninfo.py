@@ -100,14 +100,17 @@ def _err(msg: str) -> ConnectionPoolConfigurationError:
 
 
 def _decode(text: str, what: str) -> str:
-    """libpq's ``conninfo_uri_decode``.  The value itself is quoted in the message unless
-    it is (or may hold) the password."""
-    if "%" not in text:
-        return text
+    """libpq's ``conninfo_uri_decode`` (libpq 17+: spaces around a value are dropped,
+    spaces inside it are an error).  The value itself is quoted in a message unless it is
+    (or may hold) the password."""
     shown = "" if what == "password" else f" {text!r}"
+    if "%" not in text and " " not in text:
+        return text
     raw = bytearray()
     i, n = 0, len(text)
-    while i < n:
+    while i < n and text[i] == " ":
+        i += 1
+    while i < n and text[i] != " ":
         c = text[i]
         if c != "%":
             raw += c.encode("utf-8", "surrogateescape")
@@ -120,6 +123,11 @@ def _decode(text: str, what: str) -> str:
             raise _err(f"forbidden value %00 in percent-encoded DSN {what}{shown}")
         raw.append(byte)
         i += 3
+    while i < n and text[i] == " ":
+        i += 1
+    if i < n:
+        raise _err(f"unexpected spaces found in DSN {what}{shown}, use percent-encoded "
+                   f"spaces (%20) instead")
     return _to_text(bytes(raw), what, shown)
 
 
