@@ -75,17 +75,14 @@ def _texts(e: BaseException) -> str:
 
 async def _refused(dsn: str | None = None, **kw) -> exc.Error:
     with pytest.raises(exc.Error) as ei:
-        conn = await asyncio.wait_for(psqlpy.connect(dsn=dsn, **kw), 20)
-        conn.close()
+        async with await asyncio.wait_for(psqlpy.connect(dsn=dsn, **kw), 20):
+            pass
     return ei.value
 
 
 async def _connects(dsn: str | None = None, **kw) -> str:
-    conn = await asyncio.wait_for(psqlpy.connect(dsn=dsn, **kw), 20)
-    try:
+    async with await asyncio.wait_for(psqlpy.connect(dsn=dsn, **kw), 20) as conn:
         return await conn.fetch_val("SELECT current_user")
-    finally:
-        conn.close()
 
 
 def _fake(**kw) -> FakeServer:
@@ -235,8 +232,8 @@ async def test_password_file_is_looked_up_per_host(home):
         os.chmod(pgpass, 0o600)
         dsn = (f"host=127.0.0.1,127.0.0.1 port={first.port},{second.port} user=u dbname=d "
                f"sslmode=disable")
-        conn = await asyncio.wait_for(psqlpy.connect(dsn=dsn), 20)
-        conn.close()
+        async with await asyncio.wait_for(psqlpy.connect(dsn=dsn), 20):
+            pass
         assert first.reached() == [("password", "pw-first")]
         assert second.reached() == [("password", "pw-second")]
         # a host without a line gets no password at all (not the first host's)
@@ -260,8 +257,8 @@ async def test_hostaddr_keeps_host_for_verify_full_and_sni(home, fake_certs):
     try:
         dsn = (f"host=pg.test hostaddr=127.0.0.1 port={srv.port} user=u dbname=d "
                f"sslmode=verify-full sslrootcert={fake_certs['ca']}")
-        conn = await asyncio.wait_for(psqlpy.connect(dsn=dsn, password=SECRET), 20)
-        conn.close()
+        async with await asyncio.wait_for(psqlpy.connect(dsn=dsn, password=SECRET), 20):
+            pass
         assert ("tls", "pg.test") in srv.events
         assert srv.reached() == [("password", SECRET)]
     finally:
@@ -280,8 +277,8 @@ async def test_sni_in_every_tls_mode_unless_sslsni_0(home, fake_certs, params, s
     try:
         dsn = (f"host=localhost port={srv.port} user=u dbname=d password={SECRET} "
                + params.format(ca=fake_certs["ca"]))
-        conn = await asyncio.wait_for(psqlpy.connect(dsn=dsn), 20)
-        conn.close()
+        async with await asyncio.wait_for(psqlpy.connect(dsn=dsn), 20):
+            pass
         assert [e for e in srv.events if e[0] == "tls"] == [("tls", sni)]
     finally:
         srv.close()
@@ -295,10 +292,10 @@ async def test_sni_in_every_tls_mode_unless_sslsni_0(home, fake_certs, params, s
 async def test_url_password_with_hash_and_question_mark(home):
     srv = _fake(auth="password", password=SECRET)
     try:
-        conn = await asyncio.wait_for(
-            psqlpy.connect(dsn=f"postgresql://u:{SECRET}@127.0.0.1:{srv.port}/d?sslmode=disable"),
-            20)
-        conn.close()
+        async with await asyncio.wait_for(
+                psqlpy.connect(dsn=f"postgresql://u:{SECRET}@127.0.0.1:{srv.port}/d"
+                                   f"?sslmode=disable"), 20):
+            pass
         assert srv.reached() == [("password", SECRET)]
     finally:
         srv.close()
@@ -390,10 +387,10 @@ async def test_malformed_scram_is_typed_and_failover_continues(home):
         e = await _refused(f"postgresql://u@127.0.0.1:{bad.port}/d?sslmode=disable",
                            password=SECRET)
         assert isinstance(e, exc.ConnectError) and "iteration count" in str(e)
-        conn = await asyncio.wait_for(psqlpy.connect(
+        async with await asyncio.wait_for(psqlpy.connect(
             dsn=f"host=127.0.0.1,127.0.0.1 port={bad.port},{good.port} user=u dbname=d "
-                f"sslmode=disable", password=SECRET), 20)
-        conn.close()
+                f"sslmode=disable", password=SECRET), 20):
+            pass
         assert good.reached() == [("password", SECRET)]
     finally:
         bad.close()
@@ -435,10 +432,10 @@ async def test_ed25519_certificate_fails_channel_binding_closed(home, fake_certs
                            password=SECRET)
         assert "Ed25519" in str(e) and "channel_binding=disable" in str(e)
         assert [ev for ev in srv.events if ev[0] == "scram_proof"] == []
-        conn = await asyncio.wait_for(psqlpy.connect(
+        async with await asyncio.wait_for(psqlpy.connect(
             dsn=f"postgresql://u@127.0.0.1:{srv.port}/d?sslmode=require&channel_binding=disable",
-            password=SECRET), 20)
-        conn.close()
+            password=SECRET), 20):
+            pass
         assert ("sasl", "SCRAM-SHA-256", "n") in srv.events
         assert ("scram_proof", True) in srv.events
     finally:
