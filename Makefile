@@ -6,6 +6,7 @@
 #   make annotate             Cython HTML annotation next to the .pyx files
 #   make test-pythons         the suite under each other CPython found (PYTHONS)
 #   make test-upstream        the reference driver's own test suite, unchanged, against ours
+#   make test-clients         the libraries built on the reference driver, on ours (compat/clients)
 #   make dist                 sdist + a manylinux wheel per CPython found, checked (dist/)
 #   make dist-check           each of them installed in a clean venv, smoke-tested
 #   make docs                 the documentation site (MkDocs), warnings as errors -> build/site
@@ -22,7 +23,7 @@ STAMP := $(VENV)/.psqlpy-installed
 # switching flavour regenerates the C file, since cythonize only looks at mtimes.
 MODE_FILE := build/.psqlpy-build-mode
 
-.PHONY: all venv build test test-pythons test-upstream wheel dist dist-check docs debug debug-build annotate demo bench profile clean distclean
+.PHONY: all venv build test test-pythons test-upstream test-clients wheel dist dist-check docs debug debug-build annotate demo bench profile clean distclean
 
 all: build
 
@@ -93,6 +94,30 @@ test-upstream: wheel $(UPSTREAM_STAMP)
 		{ echo "test-upstream: no reference suite (set UPSTREAM_DIR=.../upstream-psqlpy)"; exit 2; }
 	$(UPSTREAM_VENV)/bin/python -m pip install -q --force-reinstall --no-deps build/wheel/psqlpy-*.whl
 	cd $(or $(TMPDIR),/tmp) && $(abspath $(UPSTREAM_DIR))/run.sh $(abspath $(UPSTREAM_VENV))/bin/python $(UPSTREAM_ARGS)
+
+# The libraries built on the reference driver, as a user who switches drivers
+# installs them: each in its own venv .venv-client-NAME with the library
+# installed --no-deps (compat/clients/NAME/library.txt: they pin the reference's
+# version ranges), its own dependencies pinned (requirements.txt) and ours from
+# the wheel; then compat/clients/run.py runs every NAME's scenarios on one
+# throwaway server. CLIENTS picks some (make test-clients CLIENTS=sqlalchemy),
+# CLIENTS_ARGS goes to each pytest, CLIENTS_DRIVER=psqlpy==0.13.1
+# CLIENT_VENV=.venv-refclient- runs them on the reference driver instead.
+CLIENTS ?= sqlalchemy sqlspec taskiq-psqlpy taskiq-postgres otlp
+CLIENT_VENV ?= .venv-client-
+CLIENTS_DRIVER ?=
+CLIENTS_ARGS ?=
+$(CLIENT_VENV)%/.requirements-installed: compat/clients/%/requirements.txt compat/clients/%/library.txt
+	test -x $(dir $@)bin/python || $(PYTHON) -m venv $(dir $@)
+	$(dir $@)bin/python -m pip install -q -r compat/clients/$*/requirements.txt
+	$(dir $@)bin/python -m pip install -q --no-deps -r compat/clients/$*/library.txt
+	touch $@
+test-clients: $(if $(CLIENTS_DRIVER),,wheel) $(foreach c,$(CLIENTS),$(CLIENT_VENV)$(c)/.requirements-installed)
+	@for c in $(CLIENTS); do \
+		$(CLIENT_VENV)$$c/bin/python -m pip install -q --force-reinstall --no-deps \
+			$(or $(CLIENTS_DRIVER),build/wheel/psqlpy-*.whl) || exit 2; \
+	done
+	$(PY) compat/clients/run.py $(foreach c,$(CLIENTS),$(c)=$(CLIENT_VENV)$(c)/bin/python) -- $(CLIENTS_ARGS)
 
 # What we distribute (tools/dist.sh): the sdist, then from it a wheel per CPython
 # of DIST_PYTHONS found here, repaired by auditwheel, checked by twine and
