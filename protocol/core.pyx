@@ -181,6 +181,19 @@ cdef class CoreProtocol:
     def buffered_bytes(self):
         return self._rb.size()
 
+    @property
+    def message_limit(self):
+        """The largest message body accepted; a header claiming more is a ProtocolError
+        before any of the body is buffered.  Lowered during the startup (a server that
+        has not authenticated itself gets a few kilobytes, as with libpq)."""
+        return self._rb.max_message_size
+
+    @message_limit.setter
+    def message_limit(self, Py_ssize_t limit):
+        if limit < 5:
+            raise ValueError("message_limit must be at least 5")
+        self._rb.max_message_size = limit
+
     cdef void _process(self):
         cdef Py_ssize_t k
         cdef char mtype

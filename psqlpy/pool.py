@@ -8,7 +8,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from ._config import parse_settings
+from ._connect import parse_settings
 from ._connect import open_connection
 from ._enums import ConnRecyclingMethod
 from .connection import Connection
