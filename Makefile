@@ -168,8 +168,13 @@ demo:
 #   make bench ARGS='--quick'            smoke run (small sizes, one round)
 #   make bench ARGS='--drivers ours,asyncpg --workloads notify --rounds 5'
 #   make profile WORKLOAD=fetch          flame graph: benchmarks/results/profile-fetch.svg
+# Then the logical replication benchmark (benchmarks/bench_replication.py: ours,
+# psycopg2's ReplicationCursor and the server's send rate), quick with --quick;
+# REPL_ARGS='--rounds 5' to change it, BENCH_REPLICATION=0 to leave it out.
 BENCH_STAMP := $(VENV)/.psqlpy-bench-installed
 ARGS ?=
+BENCH_REPLICATION ?= 1
+REPL_ARGS ?= $(if $(findstring --quick,$(ARGS)),--quick,)
 WORKLOAD ?= fetch
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
@@ -179,7 +184,10 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	touch $@
 
 bench: build $(BENCH_STAMP)
-	$(PY) benchmarks/run.py $(ARGS)
+	@status=0; $(PY) benchmarks/run.py $(ARGS) || status=1; \
+	if [ "$(BENCH_REPLICATION)" = 1 ]; then \
+		$(PY) benchmarks/bench_replication.py $(REPL_ARGS) || status=1; \
+	fi; exit $$status
 
 profile: build $(BENCH_STAMP)
 	$(PY) benchmarks/run.py --profile $(WORKLOAD) $(ARGS)
@@ -200,7 +208,7 @@ distclean: clean
 # the growing working corpus stays in build/fuzz/ (tests/fuzz/fuzz_parser.py explains).
 FUZZ_SECONDS ?= 60
 FUZZ_ASAN ?=
-FUZZ_TARGETS ?= reader core
+FUZZ_TARGETS ?= reader core replication
 .PHONY: fuzz
 fuzz:
 	@test -x $(PY) || { echo "run make build first"; exit 1; }
