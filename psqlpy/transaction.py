@@ -62,6 +62,12 @@ class Transaction(_QueryMethods):
         return " ".join(parts)
 
     async def begin(self) -> None:
+        await self._begin()
+
+    # ``async with`` goes through _begin/_end, never the public methods: the
+    # OpenTelemetry instrumentation wraps those on the class, and the reference
+    # driver's block records no begin/commit span of its own.
+    async def _begin(self) -> None:
         if self._state == "done":
             raise TransactionClosedError("the transaction is already finished")
         if self._state != "new":
@@ -174,14 +180,14 @@ class Transaction(_QueryMethods):
         return self._state == "done"
 
     async def __aenter__(self):
-        await self.begin()
+        await self._begin()
         return self
 
     async def __aexit__(self, exc_type, exc, tb):
         if self._state != "started":
             return False
         if exc_type is None:
-            await self.commit()
+            await self._end("COMMIT", TransactionCommitError)
             return False
         # The block failed (or was cancelled, or timed out): the ROLLBACK runs
         # in the background, before anything sent later on this connection,
