@@ -239,8 +239,13 @@ class Connection(_QueryMethods):
         self.close()
 
     def __repr__(self):
-        state = "closed" if self.is_closed() else "open"
-        return f"<psqlpy.Connection {state}>"
+        if self.is_closed():
+            return "<psqlpy.Connection closed>"
+        pg = self._conn
+        status = {"I": "idle", "T": "in transaction", "E": "in failed transaction"}.get(
+            pg.transaction_status, "busy")
+        return (f"<psqlpy.Connection open {pg.config.describe()} pid={pg.backend_pid} "
+                f"{status}>")
 
 
 # ---- the named interface for the other API modules ----------------------------

@@ -335,6 +335,12 @@ class ConnectionPool:
         # itself, so iter(pool) raises TypeError there as here.
         return self
 
+    def __repr__(self) -> str:
+        st = self.status()
+        state = "closed" if self._closed else "open"
+        return (f"<psqlpy.ConnectionPool {state} {self._config.describe()} "
+                f"size={st.size}/{st.max_size} available={st.available} waiting={st.waiting}>")
+
     def __enter__(self):
         return self
 

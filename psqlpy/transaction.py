@@ -179,6 +179,15 @@ class Transaction(_QueryMethods):
     def is_closed(self) -> bool:
         return self._state == "done"
 
+    def __repr__(self) -> str:
+        state = {"new": "not begun", "started": "begun", "done": "finished"}[self._state]
+        opts = [f"isolation_level={IsolationLevel(self._isolation_level).name}"
+                if self._isolation_level is not None else "",
+                f"read_variant={ReadVariant(self._read_variant).name}"
+                if self._read_variant is not None else "",
+                f"deferrable={self._deferrable}" if self._deferrable is not None else ""]
+        return " ".join(["<psqlpy.Transaction", state, *filter(None, opts)]) + ">"
+
     async def __aenter__(self):
         await self._begin()
         return self
