@@ -18,7 +18,6 @@
 # costs no interpreter frame per notification.  It only awaits: the task that
 # runs it is a plain asyncio task, and nothing here knows of asyncio.
 
-from collections import deque
 cimport cython
 from libc.string cimport memcmp, memcpy
 from cpython.contextvars cimport PyContext_CopyCurrent
@@ -54,6 +53,86 @@ cdef class ListenerNotificationMsg:
         return hash((self.process_id, self.channel, self.payload))
 
 
+@cython.final
+cdef class NotificationQueue:
+    """Notifications in arrival order: a list and the index of its head.
+    Appending and taking are plain C calls (a deque's are method calls),
+    on the path of every notification."""
+    cdef list _items
+    cdef Py_ssize_t _head
+
+    def __cinit__(self):
+        self._items = []
+        self._head = 0
+
+    cdef inline Py_ssize_t size(self):
+        return len(self._items) - self._head
+
+    cdef inline int push(self, ListenerNotificationMsg msg) except -1:
+        self._items.append(msg)
+        return 0
+
+    cdef ListenerNotificationMsg take(self):
+        """The head (the caller checked there is one)."""
+        cdef ListenerNotificationMsg msg = <ListenerNotificationMsg>self._items[self._head]
+        self._items[self._head] = None
+        self._head += 1
+        if self._head == len(self._items):
+            self._items = []
+            self._head = 0
+        elif self._head >= 4096 and self._head * 2 >= len(self._items):
+            del self._items[:self._head]     # taken slots: not kept forever
+            self._head = 0
+        return msg
+
+    cdef int drop(self, Py_ssize_t n) except -1:
+        """Take the ``n`` oldest (at most all)."""
+        n = min(n, self.size())
+        del self._items[self._head:self._head + n]
+        if self._head == len(self._items):
+            self._items = []
+            self._head = 0
+        return 0
+
+    cdef int move_to_front_of(self, NotificationQueue other) except -1:
+        """Put everything here in front of ``other``'s, in order; empty this."""
+        if self.size():
+            other._items[other._head:other._head] = self._items[self._head:]
+            self._items = []
+            self._head = 0
+        return 0
+
+    def __len__(self):
+        return self.size()
+
+    def __bool__(self):
+        return self.size() != 0
+
+    def __iter__(self):
+        return iter(self._items[self._head:])
+
+    def __getitem__(self, Py_ssize_t i):
+        if not 0 <= i < self.size():
+            raise IndexError("notification queue index out of range")
+        return self._items[self._head + i]
+
+    def __repr__(self):
+        return f"NotificationQueue({self._items[self._head:]!r})"
+
+    def append(self, ListenerNotificationMsg msg not None):
+        self.push(msg)
+
+    def popleft(self):
+        if not self.size():
+            raise IndexError("pop from an empty notification queue")
+        return self.take()
+
+    def clear(self):
+        self._items = []
+        self._head = 0
+
+
+
 # Channel names are identifiers: at most NAMEDATALEN - 1 = 63 bytes.  A longer
 # one (a server built with a bigger NAMEDATALEN) is simply not cached.
 cdef enum:
@@ -84,7 +163,7 @@ cdef class ChannelCore:
     from outside that it is no longer the channel's."""
     cdef:
         readonly str name
-        readonly object queue             # deque[ListenerNotificationMsg]
+        readonly NotificationQueue queue  # send order
         public tuple callbacks            # replaced, never mutated
         readonly NotificationRouter router
         readonly Py_ssize_t generation    # bumped by begin() and stop()
@@ -93,7 +172,7 @@ cdef class ChannelCore:
     def __init__(self, NotificationRouter router not None, str name not None):
         self.router = router
         self.name = name
-        self.queue = deque()
+        self.queue = NotificationQueue()
         self.callbacks = ()
         self._state = IDLE
 
@@ -133,7 +212,7 @@ cdef class ChannelCore:
         """The delivery ended.  What is left in the queue (delivery off, or
         no callbacks) goes to the front of the iterator backlog."""
         self._state = IDLE
-        if self.queue:
+        if self.queue.size():
             self.router.requeue_front(self.queue)
 
     def stop(self):
@@ -160,7 +239,7 @@ cdef class ChannelCore:
         cdef tuple cbs = None
         cdef Py_ssize_t i = 0
         cdef Py_ssize_t n
-        cdef object take = self.queue.popleft
+        cdef NotificationQueue queue = self.queue
         cdef object context
         if resume is not None:
             msg, cbs, i = resume
@@ -171,10 +250,10 @@ cdef class ChannelCore:
         while True:
             if msg is None:
                 cbs = self.callbacks
-                if (not self.queue or not cbs or not router.callbacks_enabled
+                if (not queue.size() or not cbs or not router.callbacks_enabled
                         or self.generation != generation):
                     return None
-                msg = take()
+                msg = queue.take()
                 router._taken(1)
                 i = 0
             n = len(cbs)
@@ -224,7 +303,7 @@ cdef class NotificationRouter:
         dict _channels                # name -> ChannelCore
         list _ready                   # ChannelCores that flush() starts
         set _warned
-        readonly object backlog
+        readonly NotificationQueue backlog
         public bint callbacks_enabled
         public bint backlog_waiter
         public Py_ssize_t iterating   # running `async for` loops over the listener
@@ -248,7 +327,7 @@ cdef class NotificationRouter:
         self._channels = {}
         self._ready = []
         self._warned = set()
-        self.backlog = deque()
+        self.backlog = NotificationQueue()
         self.max_buffered = max_buffered
         self.resume_at = resume_at if 0 <= resume_at < max_buffered else max_buffered // 2
         # At most resume_at, so kept strays alone never hold reading paused.
@@ -298,7 +377,7 @@ cdef class NotificationRouter:
             found = self._channels.get(name)
             if found is not None:
                 ch = <ChannelCore>found
-                ch.queue.append(msg)
+                ch.queue.push(msg)
                 if ch._state == IDLE:
                     ch._state = READY
                     self._ready.append(ch)
@@ -307,25 +386,24 @@ cdef class NotificationRouter:
                 self._warned.add(name)
                 if self.on_unrouted is not None:
                     self.on_unrouted(name)
-        self.backlog.append(msg)
+        self.backlog.push(msg)
         if self.callbacks_enabled:
             self._trim_strays()
         self._wake_backlog()
         return 0
 
     cdef inline int _wake_backlog(self) except -1:
-        if self.backlog_waiter and self.backlog:
+        if self.backlog_waiter and self.backlog.size():
             self.backlog_waiter = False
             if self.on_backlog is not None:
                 self.on_backlog()
         return 0
 
     cdef int _trim_strays(self) except -1:
-        cdef Py_ssize_t i, n = len(self.backlog) - self.stray_limit
+        cdef Py_ssize_t n = self.backlog.size() - self.stray_limit
         if n <= 0 or not self.callbacks_enabled or self.iterating > 0:
             return 0
-        for i in range(n):
-            self.backlog.popleft()
+        self.backlog.drop(n)
         self._taken(n)
         if self.on_strays_dropped is not None:
             self.on_strays_dropped(n)
@@ -377,9 +455,9 @@ cdef class NotificationRouter:
 
     def take(self):
         """The oldest backlog notification (counted as taken), or None."""
-        if not self.backlog:
+        if not self.backlog.size():
             return None
-        msg = self.backlog.popleft()
+        msg = self.backlog.take()
         self._taken(1)
         return msg
 
@@ -389,18 +467,17 @@ cdef class NotificationRouter:
         deliveries start as tasks (not eagerly: this is not a read)."""
         cdef ListenerNotificationMsg msg
         pending = self.backlog
-        self.backlog = deque()
+        self.backlog = NotificationQueue()
         for msg in pending:
             self._route(msg)
         self._trim_strays()
         self.flush(False)
 
-    def requeue_front(self, q):
+    def requeue_front(self, NotificationQueue q not None):
         """Put what a stopped delivery left at the head of the backlog, in
         order (while callbacks run, only strays: trimmed as ``stray_limit``
         says), and wake a waiting iterator."""
-        while q:
-            self.backlog.appendleft(q.pop())
+        q.move_to_front_of(self.backlog)
         self._trim_strays()
         self._wake_backlog()
 
