@@ -227,6 +227,10 @@ class _Recorder(ChannelCore):
         super().__init__(router, name)
         self.started = started
         self.fail_first = fail_first
+        self.failed: list[str] = []
+
+    def callback_failed(self, callback, exc):
+        self.failed.append(str(exc))
 
     def start_delivery(self, eager):
         if self.fail_first:
@@ -267,11 +271,16 @@ def test_router_routes_by_channel_and_reuses_the_channel_name():
     a.stop()
     assert a.idle and not a.queue
     assert [m.payload for m in router.backlog] == ["1", "2", "4", "5", "3"]
-    taken = [router.take().payload for _ in range(4)]
+    taken = [_payload(router.take()) for _ in range(4)]
     assert taken == ["1", "2", "4", "5"] and router.buffered == 1
     assert resumes == [2]
     core.resume()
     assert [m.payload for m in router.backlog] == ["3", "6"]
+
+
+def _payload(msg):
+    assert msg is not None
+    return msg.payload
 
 
 def _msgs(*payloads, channel="c"):
@@ -295,15 +304,13 @@ async def test_channel_core_delivers_in_order_and_stops_when_asked():
             raise ValueError("reported, not raised")
         calls.append(("susp", payload))
 
-    failed = []
-    ch.callback_failed = lambda cb, exc: failed.append(str(exc))
     ch.callbacks = (sync_cb, suspending_cb)
     for m in _msgs("1", "2", "3", "4"):
         router.route(m)
     generation = ch.begin()
     assert await ch.deliver(generation) is None
     assert calls == [(w, p) for p in "123" for w in ("sync", "susp")] + [("sync", "4")]
-    assert failed == ["reported, not raised"]
+    assert ch.failed == ["reported, not raised"]
     assert router.buffered == 0 and not ch.queue
     # Stopped from outside while a callback runs: the rest is not its to deliver.
     for m in _msgs("5", "6"):
@@ -346,11 +353,14 @@ async def test_channel_core_returns_where_an_invocation_changed_its_context():
     async def run(resume):
         return await ch.deliver(ch.begin(), resume)
 
-    resume = await asyncio.get_running_loop().create_task(run(None), context=contextvars.Context())
+    def in_a_fresh_context(coro):   # (3.10 has no create_task(context=))
+        return contextvars.Context().run(asyncio.ensure_future, coro)
+
+    resume = await in_a_fresh_context(run(None))
     assert resume is not None
     msg, cbs, nxt = resume
     assert (msg.payload, cbs, nxt) == ("2", ch.callbacks, 2)   # the reader of "2" is next
-    resume = await asyncio.get_running_loop().create_task(run(resume), context=contextvars.Context())
+    resume = await in_a_fresh_context(run(resume))
     assert resume is None
     assert seen == [("setter", "1", "clean"), ("reader", "1", "clean"),
                     ("setter", "2", "clean"), ("reader", "2", "clean"),

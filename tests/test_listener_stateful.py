@@ -26,6 +26,8 @@ import asyncio
 import contextvars
 import os
 import time
+import types
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -42,6 +44,7 @@ from hypothesis.stateful import (
 import psqlpy
 from psqlpy.listener import ListenerState
 
+uvloop: types.ModuleType | None
 try:
     import uvloop
 except ImportError:  # pragma: no cover
@@ -60,6 +63,11 @@ if uvloop is not None:
     _loops["uvloop"] = uvloop.new_event_loop
 _wanted = [n.strip() for n in os.environ.get("PSQLPY_TEST_LOOPS", "").split(",") if n.strip()]
 LOOPS = {n: f for n, f in _loops.items() if not _wanted or n in _wanted} or _loops
+
+
+def _inside(listener, name: str) -> Any:
+    """A part of the listener this white-box test looks at."""
+    return getattr(listener, name)
 
 
 class _Callback:
@@ -91,6 +99,9 @@ class _Callback:
 class ListenerMachine(RuleBasedStateMachine):
     loop: asyncio.AbstractEventLoop
     dsn: str
+    pool: psqlpy.ConnectionPool
+    sender: psqlpy.Connection
+    listener: psqlpy.Listener
 
     def __init__(self) -> None:
         super().__init__()
@@ -104,7 +115,7 @@ class ListenerMachine(RuleBasedStateMachine):
         # theirs left went to the iterator backlog, and stays there.
         self.cleared: set[str] = set()
         self.next_id = 0
-        self.listener = None
+        self.open = False
 
     def run(self, coro, timeout: float = STEP_TIMEOUT):
         return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
@@ -120,13 +131,14 @@ class ListenerMachine(RuleBasedStateMachine):
             self.sender = await self.pool.connection()
             self.listener = self.pool.listener(max_buffered=max_buffered, reconnect_delay=0.02)
         self.run(setup())
+        self.open = True
         for channel, suspend in callbacks:
             self.add_callback(channel, suspend)
         self.startup()
         self.listen()
 
     def teardown(self) -> None:
-        if self.listener is None:
+        if not self.open:
             return
 
         async def close():
@@ -138,7 +150,7 @@ class ListenerMachine(RuleBasedStateMachine):
             self.run(close())
             self._check_no_task_left()
         finally:
-            self.listener = None
+            self.open = False
 
     # ---- helpers ---------------------------------------------------------------------
 
@@ -165,7 +177,7 @@ class ListenerMachine(RuleBasedStateMachine):
                                    f"channels {self._channel_states()})")
 
     def _channel_states(self):
-        return {n: (ch.state, len(ch.queue)) for n, ch in self.listener._channels.items()}
+        return {n: (ch.state, len(ch.queue)) for n, ch in _inside(self.listener, "_channels").items()}
 
     def _check_no_task_left(self) -> None:
         left = [t for t in asyncio.all_tasks(self.loop) if not t.done()
@@ -261,7 +273,7 @@ class ListenerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.listener.is_started)
     @rule()
     def iterate(self) -> None:
-        backlog = self.listener._router.backlog
+        backlog = _inside(self.listener, "_router").backlog
 
         async def drain():
             if not backlog:
@@ -280,8 +292,8 @@ class ListenerMachine(RuleBasedStateMachine):
 
         def settled():
             with_callbacks = set(listener.channels) - self.cleared
-            return (all(ch.idle and not ch.queue for ch in listener._channels.values())
-                    and not any(m.channel in with_callbacks for m in listener._router.backlog))
+            return (all(ch.idle and not ch.queue for ch in _inside(listener, "_channels").values())
+                    and not any(m.channel in with_callbacks for m in _inside(listener, "_router").backlog))
         self._wait(settled, "delivery while listening")
 
     # ---- invariants --------------------------------------------------------------------
