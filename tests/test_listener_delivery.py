@@ -228,9 +228,15 @@ class _Recorder(ChannelCore):
         self.started = started
         self.fail_first = fail_first
         self.failed: list[str] = []
+        self.done: list = []
 
     def callback_failed(self, callback, exc):
         self.failed.append(str(exc))
+
+    def delivery_done(self, resume):
+        self.done.append(resume)
+        if resume is None:
+            self.delivery_ended()
 
     def start_delivery(self, eager):
         if self.fail_first:
@@ -362,6 +368,7 @@ async def test_channel_core_returns_where_an_invocation_changed_its_context():
     assert (msg.payload, cbs, nxt) == ("2", ch.callbacks, 2)   # the reader of "2" is next
     resume = await in_a_fresh_context(run(resume))
     assert resume is None
+    assert [r if r is None else r[2] for r in ch.done] == [2, None]   # told each time
     assert seen == [("setter", "1", "clean"), ("reader", "1", "clean"),
                     ("setter", "2", "clean"), ("reader", "2", "clean"),
                     ("setter", "3", "clean"), ("reader", "3", "clean")]

@@ -72,9 +72,9 @@ class Channel(ChannelCore):
 
     def _start(self, resume, eager: bool) -> None:
         generation = self.begin()
-        task = self._deliveries.start(self._run(generation, resume), eager)
+        task = self._deliveries.start(self.deliver(generation, resume), eager)
         if task.done():
-            # Ran to its end eagerly: its own finally has settled the state.
+            # Ran to its end eagerly: delivery_done has settled the state.
             _report(self.name, task)
             return
         if self.generation == generation:   # (else it was stopped while it ran eagerly)
@@ -82,14 +82,7 @@ class Channel(ChannelCore):
         self._deliveries.tasks.add(task)
         task.add_done_callback(functools.partial(self._task_done, generation))
 
-    async def _run(self, generation: int, resume) -> None:
-        try:
-            resume = await self.deliver(generation, resume)
-        finally:
-            if self.generation == generation:    # still this channel's delivery
-                self._ended(resume)
-
-    def _ended(self, resume) -> None:
+    def delivery_done(self, resume) -> None:
         self.worker = None
         if resume is not None or (self.queue and self.callbacks and self.router.callbacks_enabled):
             # A callback changed its context (the rest starts from a clean
@@ -97,14 +90,15 @@ class Channel(ChannelCore):
             self._start(resume, False)
             return
         self.delivery_ended()
-        self._on_idle(self)
+        if not self.callbacks:
+            self._on_idle(self)
 
     def _task_done(self, generation: int, task: asyncio.Task) -> None:
         self._deliveries.tasks.discard(task)
         _report(self.name, task)
         if self.worker is task and self.generation == generation:
-            # Cancelled before its first step: its finally never ran.
-            self._ended(None)
+            # Cancelled before its first step: deliver's finally never ran.
+            self.delivery_done(None)
 
     def stop(self) -> asyncio.Task | None:
         """Stop delivery from outside (shutdown): the task is cancelled
