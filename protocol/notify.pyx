@@ -191,10 +191,6 @@ cdef class ChannelCore:
         delivering: start the task that runs ``deliver``."""
         raise NotImplementedError
 
-    def delivery_done(self, resume):
-        """``deliver`` of the current generation ended (normally or not);
-        ``resume`` as it returns.  Default: the channel goes idle."""
-        self.delivery_ended()
 
     def callback_failed(self, callback, exc):
         """An Exception out of a callback: report it; delivery goes on."""
@@ -238,8 +234,7 @@ cdef class ChannelCore:
         ``generation`` is not the channel's any more (it was stopped).
         Returns ``(msg, callbacks, next_index)`` when an invocation changed
         the context it ran in: each invocation must start from a clean copy,
-        so the rest goes on from there in a new task.  Unless stopped, it
-        ends by calling ``delivery_done`` with that (None when it raised)."""
+        so the caller goes on from there in a new task."""
         cdef NotificationRouter router = self.router
         cdef NotificationQueue queue = self.queue
         cdef ListenerNotificationMsg msg = None
@@ -247,43 +242,37 @@ cdef class ChannelCore:
         cdef Py_ssize_t i = 0
         cdef Py_ssize_t n
         cdef object context
-        cdef tuple result = None
         if resume is not None:
             msg, cbs, i = resume
         # A copy shares the mapping of the context it copies: compared with
         # a copy taken after each invocation, it is equal at once (same
         # mapping) unless the invocation set a variable.
         context = PyContext_CopyCurrent()
-        try:
-            while True:
-                if msg is None:
-                    cbs = self.callbacks
-                    if (not queue.size() or not cbs or not router.callbacks_enabled
-                            or self.generation != generation):
-                        return None
-                    msg = queue.take()
-                    router._taken(1)
-                    i = 0
-                n = len(cbs)
-                while i < n:
-                    cb = cbs[i]
-                    i += 1
-                    try:
-                        await cb(msg.connection, msg.payload, self.name, msg.process_id)
-                    except Exception as e:
-                        self.callback_failed(cb, e)
-                    except BaseException as e:
-                        if not self.callback_base_error(cb, e):
-                            raise
-                    if self.generation != generation:
-                        return None
-                    if PyContext_CopyCurrent() != context:
-                        result = (msg, cbs, i)
-                        return result
-                msg = None
-        finally:
-            if self.generation == generation:
-                self.delivery_done(result)
+        while True:
+            if msg is None:
+                cbs = self.callbacks
+                if (not queue.size() or not cbs or not router.callbacks_enabled
+                        or self.generation != generation):
+                    return None
+                msg = queue.take()
+                router._taken(1)
+                i = 0
+            n = len(cbs)
+            while i < n:
+                cb = cbs[i]
+                i += 1
+                try:
+                    await cb(msg.connection, msg.payload, self.name, msg.process_id)
+                except Exception as e:
+                    self.callback_failed(cb, e)
+                except BaseException as e:
+                    if not self.callback_base_error(cb, e):
+                        raise
+                if self.generation != generation:
+                    return None
+                if PyContext_CopyCurrent() != context:
+                    return (msg, cbs, i)
+            msg = None
 
 
 @cython.final

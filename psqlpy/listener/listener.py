@@ -221,6 +221,7 @@ class Listener:
         self._reconnect_task = self._liveness_task = None
         for ch in list(self._channels.values()):
             ch.stop()
+            self._channel_idle(ch)
         pg, self._pg = self._pg, None
         self._connection.attach(None)
         self._reading.reset()
@@ -290,6 +291,7 @@ class Listener:
         if self._router.channel(ch.name) is ch:
             self._router.remove_channel(ch.name)
         if ch.idle:
+            ch.stop()     # (an idle worker would wait for a burst that never comes)
             self._channel_idle(ch)
 
     def _channel_idle(self, ch: Channel) -> None:
