@@ -472,17 +472,21 @@ class ListenerIterator:
     channels with no callback are kept for it in callback mode (counted
     against ``max_buffered``) instead of trimmed as strays."""
 
-    __slots__ = ("_listener",)
+    __slots__ = ("_listener", "_router")
 
     def __init__(self, listener: Listener) -> None:
         self._listener = listener
+        self._router = listener._router
         listener._iteration_begun()
 
     def __aiter__(self) -> ListenerIterator:
         return self
 
-    def __anext__(self):
-        return self._listener.__anext__()
+    async def __anext__(self) -> ListenerNotificationMsg:
+        msg = self._router.take()
+        if msg is not None:
+            return msg
+        return await self._listener.__anext__()
 
     def __del__(self) -> None:
         # The `async for` is over (ended, broken out of, or raised): the
