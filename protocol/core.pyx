@@ -6,11 +6,15 @@
 # consumes backend messages in arrival order and attributes them to the
 # request at the head of the queue; a request whose waiter was cancelled
 # still consumes its messages up to its ReadyForQuery, so the next request
-# never sees stale results.
+# never sees stale results.  What is sent when, and what a cancellation
+# does, is the connection's request pipeline (psqlpy/_pipeline.py): the
+# core only records, per request, that it was sent and whether anybody
+# still wants its result.
 #
 # ParameterStatus 'S', NoticeResponse 'N' and NotificationResponse 'A' are
 # legal in every state and are handled before the per-request switch.
 
+import copy as _copy
 from collections import deque
 cimport cython
 from cpython.dict cimport PyDict_Copy, PyDict_SetItem
@@ -63,6 +67,9 @@ cdef class Request:
         tuple _simple_names
         readonly object transaction_status
         readonly object decode_error  # first value that failed to decode
+        readonly bint sent            # pushed to the core (its bytes are written)
+        public bint abandoned         # nobody awaits its result any more
+        public object on_complete     # callable(request) once, when it completes or fails
 
     def __cinit__(self, int kind, waiter, Statement statement=None):
         self.kind = kind
@@ -82,6 +89,9 @@ cdef class Request:
         self._simple_names = None
         self.transaction_status = None
         self.decode_error = None
+        self.sent = False
+        self.abandoned = False
+        self.on_complete = None
 
     @property
     def tag(self):
@@ -128,6 +138,8 @@ cdef class CoreProtocol:
         public object async_error_handler  # callable(fields): ErrorResponse with no request
         public object writer          # callable(bytes)
         public object owner           # the Connection given to notifications
+        public LogicalDecoder copy_both_sink  # a replication stream's: CopyBoth data goes there
+        bint _copy_both               # between CopyBothResponse and the server's CopyDone
         bint _paused
         readonly object error         # the exception that broke the stream, if any
         readonly unsigned long long notifications_received
@@ -179,6 +191,19 @@ cdef class CoreProtocol:
     def buffered_bytes(self):
         return self._rb.size()
 
+    @property
+    def message_limit(self):
+        """The largest message body accepted; a header claiming more is a ProtocolError
+        before any of the body is buffered.  Lowered during the startup (a server that
+        has not authenticated itself gets a few kilobytes, as with libpq)."""
+        return self._rb.max_message_size
+
+    @message_limit.setter
+    def message_limit(self, Py_ssize_t limit):
+        if limit < 5:
+            raise ValueError("message_limit must be at least 5")
+        self._rb.max_message_size = limit
+
     cdef void _process(self):
         cdef Py_ssize_t k
         cdef char mtype
@@ -223,7 +248,10 @@ cdef class CoreProtocol:
             waiter = req.waiter
             req.waiter = None
             if not waiter.done():
-                waiter.set_exception(exc)
+                # One exception object per waiter: a shared one would grow
+                # its traceback with every task that re-raises it.
+                waiter.set_exception(fresh_error(exc))
+            _completed(req)
         return 0
 
     def connection_lost(self, exc):
@@ -246,10 +274,17 @@ cdef class CoreProtocol:
 
     def push_request(self, Request req):
         if self._state == ST_CLOSED:
-            raise self.error if self.error is not None else ConnectionError("connection closed")
+            if self.error is not None:
+                raise fresh_error(self.error)
+            raise ConnectionError("connection closed")
         self._requests.append(req)
+        req.sent = True
         if self._current is None:
             self._current = req
+
+    def in_flight(self):
+        """The requests pushed and not yet complete, oldest first."""
+        return tuple(self._requests)
 
     @property
     def pending_requests(self):
@@ -299,6 +334,11 @@ cdef class CoreProtocol:
         if self._current is None:
             return self._on_unsolicited(mtype, f)
         req = self._current
+        if mtype == b'd' and self._copy_both:
+            # A replication stream: decoded in C; 1 means its buffer is full.
+            if self.copy_both_sink.copy_data(f.p, f.n):
+                self._paused = True
+            return 0
         if mtype == b'D':
             return self._on_data_row(req, f)
         if mtype == b'C':
@@ -326,6 +366,8 @@ cdef class CoreProtocol:
             req.waiter = None
             if not waiter.done():
                 waiter.set_result(req)
+            if req.on_complete is not None:
+                _completed(req)
             return 0
         if mtype == b'E':
             fields = parse_error_fields(f)
@@ -369,7 +411,13 @@ cdef class CoreProtocol:
             req.copy_data = []
             return 0
         if mtype == b'W':
-            raise ProtocolError("CopyBothResponse (replication) is not supported on this connection")
+            parse_copy_response(f, mtype)
+            if self.copy_both_sink is None:
+                raise ProtocolError("CopyBothResponse (replication) on a connection with no "
+                                    "replication stream")
+            self._copy_both = True
+            self.copy_both_sink.copy_both_started()
+            return 0
         if mtype == b'd':
             if req.copy_data is None:
                 raise ProtocolError("CopyData outside of COPY")
@@ -377,6 +425,7 @@ cdef class CoreProtocol:
             return 0
         if mtype == b'c':
             frame_done(f, mtype)
+            self._copy_both = False
             return 0
         raise ProtocolError(f"unexpected message {chr(<uint8_t>mtype)!r} while a query runs",
                             msg_type=bytes([<uint8_t>mtype]))
@@ -479,6 +528,30 @@ cdef class CoreProtocol:
             PyObject_GC_UnTrack(<void*>row)
         PyList_Append(req.rows, row)
         return 0
+
+
+cdef int _completed(Request req) except -1:
+    cb = req.on_complete
+    if cb is not None:
+        req.on_complete = None
+        cb(req)
+    return 0
+
+
+def fresh_error(exc):
+    """A new exception object like ``exc`` (same class and arguments, no
+    traceback) with ``exc`` as its ``__cause__``: what to raise, each time,
+    for an error stored once (the one that broke a connection), so that no
+    traceback grows with every caller that raises it."""
+    try:
+        new = _copy.copy(exc)
+    except Exception:
+        new = None
+    if new is None or new is exc or type(new) is not type(exc):
+        new = ConnectionClosedError(str(exc))
+    new.__traceback__ = None
+    new.__cause__ = exc
+    return new
 
 
 def rows_to_dicts(tuple names, list rows):

@@ -13,7 +13,8 @@ Low-level use, with no asyncio at all::
     sock.sendall(protocol.build_query("SELECT 1"))
 """
 
-from psqlpy.exceptions import ProtocolError, InterfaceError, PyToRustValueMappingError
+from psqlpy.exceptions import (ProtocolError, InterfaceError, PyToRustValueMappingError,
+                               ConnectionClosedError)
 from psqlpy._messages import *  # noqa: F401,F403  (re-exported: typed backend messages)
 from psqlpy._messages import __all__ as _messages_all
 
@@ -37,4 +38,5 @@ include "codecs/codecs.pyx"
 include "statement.pyx"
 include "copy.pyx"
 include "notify.pyx"
+include "replication.pyx"
 include "core.pyx"

@@ -1,4 +1,9 @@
-"""Connection: the psqlpy API over one PgConnection."""
+"""Connection: the psqlpy API over one PgConnection.
+
+The other API modules reach a Connection's PgConnection through the functions
+at the end of this module (:func:`pg_of`, :func:`owned_pg`, :func:`rebind`),
+never through its attributes.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -14,6 +19,11 @@ from .exceptions import (
 
 
 _POSITIONAL = frozenset((list, tuple))
+
+
+def _one_row(rows, what: str, error) -> None:
+    if len(rows) != 1:
+        raise error(f"{what}: the query returned {len(rows)} rows, exactly one was expected")
 
 
 class _QueryMethods:
@@ -54,21 +64,20 @@ class _QueryMethods:
         return await self._result(querystring, parameters, prepared)
 
     async def fetch_row(self, querystring: str, parameters=None, prepared: bool | None = None) -> SingleQueryResult:
-        """The first row; raises (``ConnectionExecuteError`` / ``TransactionExecuteError``)
-        when the query returns no row.  Further rows are ignored."""
+        """The one row the query returns; no row or several rows raise
+        ``ConnectionExecuteError`` / ``TransactionExecuteError``, as in the reference
+        driver."""
         req = await self._run(querystring, parameters, prepared)
-        if not req.rows:
-            raise self._error_context("fetch_row: the query returned no rows")
+        _one_row(req.rows, "fetch_row", self._error_context)
         return SingleQueryResult(req.statement.column_names, req.rows[0])
 
     async def fetch_val(self, querystring: str, parameters=None, prepared: bool | None = None):
-        """The first column of the first row.  No row at all raises (as asyncpg's
-        ``fetchval`` returns None instead, we follow the reference driver: an error of
-        ``psqlpy.exceptions``, ``ConnectionExecuteError`` / ``TransactionExecuteError``);
-        a NULL value is returned as None."""
+        """The first column of the one row the query returns.  No row or several rows
+        raise (where asyncpg's ``fetchval`` returns None or the first row's value, we
+        follow the reference driver: ``ConnectionExecuteError`` /
+        ``TransactionExecuteError``); a NULL value is returned as None."""
         req = await self._run(querystring, parameters, prepared)
-        if not req.rows:
-            raise self._error_context("fetch_val: the query returned no rows")
+        _one_row(req.rows, "fetch_val", self._error_context)
         row = req.rows[0]
         if not row:
             raise self._error_context("fetch_val: the query returned no columns")
@@ -116,9 +125,9 @@ class _QueryMethods:
 
     async def in_transaction(self) -> bool:
         pg = self._pg()
-        # After a cancellation the status is known once the drain (and any
-        # ROLLBACK it runs) is over.
-        await pg._wait_drain()
+        # The status is known once what was sent before (a cancelled query's
+        # clean-up, the ROLLBACK after it) has completed.
+        await pg.wait_idle()
         return pg.transaction_status != "I"
 
     # attributes the OpenTelemetry instrumentation and users read
@@ -183,16 +192,18 @@ class Connection(_QueryMethods):
         from .transaction import Transaction
         return Transaction(self, isolation_level, read_variant, deferrable)
 
-    def cursor(self, querystring=None, parameters=None, array_size=None):
+    def cursor(self, querystring=None, parameters=None, array_size=None, fetch_number=None):
+        """A server-side cursor; ``fetch_number`` is the reference's documented name
+        for ``array_size`` (its code takes only ``array_size``), accepted as an alias."""
         from .cursor import Cursor
-        return Cursor(self, querystring, parameters, array_size)
+        return Cursor(self, querystring, parameters, array_size, fetch_number=fetch_number)
 
     async def prepare(self, querystring: str, parameters=None, prepared=None):
         from .prepared import PreparedStatement
         pg = self._pg()
         query, params = bind_parameters(querystring, parameters)
         st = await pg.statement_for(query, True, self._error_context)
-        return PreparedStatement(self, st, params)
+        return PreparedStatement(self, st, params, self._error_context)
 
     def close(self) -> None:
         """Return the connection to its pool, or close it when it has none."""
@@ -213,15 +224,49 @@ class Connection(_QueryMethods):
     async def __aenter__(self):
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, exc_type, exc, tb):
         if self._pool is None and not self._released:
-            # Our own socket: close it gracefully and wait for it.
             self._released = True
             if self._conn is not None:
-                await self._conn.close()
+                if exc_type is not None and not issubclass(exc_type, Exception):
+                    # Cancelled (a timeout): the caller's deadline is over,
+                    # so close without waiting for the socket.
+                    self._conn.terminate_soon()
+                else:
+                    # Our own socket: close it gracefully and wait for it.
+                    await self._conn.close()
             return
         self.close()
 
     def __repr__(self):
         state = "closed" if self.is_closed() else "open"
         return f"<psqlpy.Connection {state}>"
+
+
+# ---- the named interface for the other API modules ----------------------------
+
+def pg_of(obj):
+    """The PgConnection a Connection or Transaction runs its queries on; raises
+    (ConnectionClosedError, TransactionClosedError) when it may not."""
+    return obj._pg()
+
+
+def config_of(conn: Connection):
+    """The settings ``conn`` was opened with."""
+    return conn._pg_config()
+
+
+def owned_pg(conn: Connection):
+    """``conn``'s PgConnection while it is still ``conn``'s: None once the
+    connection is closed or handed back to its pool, where another user may
+    have it."""
+    pg = conn._conn
+    if conn._released or pg is None or pg.is_closed:
+        return None
+    return pg
+
+
+def rebind(conn: Connection, pg) -> None:
+    """Point ``conn`` at another PgConnection (None: none), for a Connection
+    whose socket is replaced, as a listener's is on a reconnect."""
+    conn._conn = pg

@@ -22,7 +22,13 @@ users expect and say so here):
   connection is closed or back in its pool, closing the cursor does nothing there.
 * A fetch cancelled in flight (a timeout) loses its rows, so every later fetch
   raises ``CursorFetchError`` rather than silently skipping them; ``execute()``
-  opens a fresh portal.
+  opens a fresh portal.  Leaving ``async with`` by a cancellation does not wait
+  for the close (it still runs before any later request).
+* The portal is set up in one unit of the connection's pipeline: with the
+  statement cache off (``statement_cache_size=0``, PgBouncer) that is Parse of
+  the unnamed statement, Bind and Describe behind one Sync, so another task's
+  query can never replace the statement between its Parse and its Bind; rows
+  then come in text and are decoded by column type, as for ``prepared=False``.
 """
 from __future__ import annotations
 
@@ -32,6 +38,8 @@ import itertools
 from . import protocol as _proto
 from ._named import bind_parameters
 from ._results import QueryResult
+from ._textcodecs import decode_rows
+from .connection import owned_pg, pg_of
 from .exceptions import (
     CursorClosedError,
     CursorFetchError,
@@ -43,11 +51,13 @@ _portal_ids = itertools.count(1)
 
 class Cursor:
     def __init__(self, connection, querystring=None, parameters=None, array_size=None,
-                 transaction=None):
+                 transaction=None, fetch_number=None):
         self._connection = connection
         self._transaction = transaction
         self.querystring = querystring
         self.parameters = parameters
+        if array_size is None:
+            array_size = fetch_number
         self.array_size = 1 if array_size is None else array_size
         self._portal = None
         self._statement = None
@@ -57,11 +67,12 @@ class Cursor:
         self._exhausted = False
         self._closed = False
         self._lost = False
+        self._text = False     # the portal is over the unnamed statement: text rows
 
     def _pg(self):
         if self._transaction is not None:
-            return self._transaction._pg()
-        return self._connection._pg()
+            return pg_of(self._transaction)
+        return pg_of(self._connection)
 
     # attributes the instrumentation and users read
     @property
@@ -94,18 +105,24 @@ class Cursor:
             raise CursorStartError("the cursor has no query")
         pg = self._pg()
         query, params = bind_parameters(self.querystring, self.parameters)
-        await pg._wait_drain()    # the status is known once a drain is over
+        # The status is known once what was sent before has completed.
+        await pg.wait_idle()
         own_tx = pg.transaction_status == "I"
+        text = pg.statement_cache_size <= 0
         try:
             if own_tx:
                 await pg.simple_query("BEGIN", CursorStartError)
-            st = await pg.statement_for(query, True, CursorStartError)
-            # Bind the portal now (Sync does not close it inside a transaction):
-            # with the statement cache off the statement is the unnamed one, which
-            # the next query on this connection would replace.
+            # Bind the portal now (Sync does not close it inside a transaction).
             portal = f"__psqlpy_c{next(_portal_ids)}"
-            req = await pg.request(_proto.REQUEST_SYNC, _proto.build_bind_portal(st, params, portal), st)
-            pg.raise_for(req, CursorStartError)
+            if text:
+                # Parse + Bind in one unit: the unnamed statement is replaced
+                # by the next Parse on this connection, whoever sends it.
+                st = await pg.open_portal_unprepared(query, params, portal, CursorStartError)
+            else:
+                st = await pg.statement_for(query, True, CursorStartError)
+                req = await pg.request(_proto.REQUEST_SYNC,
+                                       _proto.build_bind_portal(st, params, portal), st)
+                pg.raise_for(req, CursorStartError)
         except BaseException:
             if own_tx:
                 # The transaction we began must not outlive a failed start
@@ -115,6 +132,7 @@ class Cursor:
             raise
         self._own_tx = own_tx
         self._statement = st
+        self._text = text
         self._params = params
         self._portal = portal
         self._bound = True
@@ -140,17 +158,23 @@ class Cursor:
         else:
             data = _proto.build_portal_execute(self._portal, n)
         try:
-            req = await pg.request(_proto.REQUEST_EXTENDED, data, st)
+            # Text rows: no statement, so the core keeps them as text.
+            req = await pg.request(_proto.REQUEST_EXTENDED, data, None if self._text else st)
         except BaseException as e:
             if not isinstance(e, Exception):
                 # Cancelled: the portal may still have advanced, its rows
-                # drained to nobody; going on would silently skip them.
+                # consumed for nobody; going on would silently skip them.
                 self._lost = True
             raise
         pg.raise_for(req, CursorFetchError)
+        rows = req.rows
+        if self._text:
+            rows, err = decode_rows(st.columns, rows)
+            if err is not None:
+                raise err
         if not req.suspended:
             self._exhausted = True
-        return QueryResult(st.column_names, req.rows, req.tag, st.columns)
+        return QueryResult(st.column_names, rows, req.tag, st.columns)
 
     async def fetchone(self) -> QueryResult:
         """The next row, as a QueryResult of at most one row."""
@@ -158,13 +182,11 @@ class Cursor:
 
     async def fetchmany(self, size: int | None = None) -> QueryResult:
         """The next ``size`` rows (``array_size`` when None)."""
-        n = self.array_size if size is None else size
-        if n < 1:
-            raise CursorFetchError(f"fetch size must be at least 1, got {n}")
-        return await self._fetch(n)
+        return await self._fetch(_batch_size(self.array_size if size is None else size))
 
-    async def fetchall(self) -> QueryResult:
-        """Every remaining row."""
+    async def fetchall(self, size: int | None = None) -> QueryResult:
+        """Every remaining row.  ``size`` is in the reference's stub but not in its
+        code; accepted and ignored."""
         return await self._fetch(0)
 
     async def execute(self, querystring: str, parameters=None) -> Cursor:
@@ -190,11 +212,7 @@ class Cursor:
         """The connection's PgConnection while it is still ours: None once the
         connection is closed or handed back to its pool, where another user
         may have it (and a COMMIT of ours would end their transaction)."""
-        conn = self._connection
-        pg = conn._conn
-        if conn._released or pg is None or pg.is_closed:
-            return None
-        return pg
+        return owned_pg(self._connection)
 
     def close(self):
         """Close the cursor (its portal, and its own transaction if it began one).
@@ -233,8 +251,11 @@ class Cursor:
             await self.start()
         return self
 
-    async def __aexit__(self, *exc) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        closing = self.close()
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            return     # cancelled: the close runs on in the background, in order
+        await closing
 
     def __aiter__(self) -> Cursor:
         return self
@@ -242,7 +263,9 @@ class Cursor:
     async def __anext__(self) -> QueryResult:
         if self._exhausted and self._portal is not None:
             raise StopAsyncIteration
-        result = await self.fetchmany()
+        # _fetch, not fetchmany(): instrumentations wrap both public methods, and
+        # one batch must not be recorded twice.
+        result = await self._fetch(_batch_size(self.array_size))
         if len(result) == 0:
             raise StopAsyncIteration
         return result
@@ -250,6 +273,12 @@ class Cursor:
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("open" if self._portal else "new")
         return f"<psqlpy.Cursor {state} {self.querystring!r}>"
+
+
+def _batch_size(n: int) -> int:
+    if n < 1:
+        raise CursorFetchError(f"fetch size must be at least 1, got {n}")
+    return n
 
 
 def _done_future():

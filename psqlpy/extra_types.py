@@ -25,9 +25,19 @@ Array wrappers take a possibly nested list or tuple (a multi-dimensional array).
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Sequence, Union
 
 from psqlpy.exceptions import MacAddrConversionError, PyToRustValueMappingError
+
+# The reference driver's names for what its geometric constructors accept.
+Coordinates = Union[
+    "list[int | float]", "set[int | float]", "tuple[int | float, int | float]"
+]
+PairsOfCoordinates = Union[
+    "list[Coordinates | int | float]",
+    "set[Coordinates | int | float]",
+    "tuple[Coordinates | int | float, ...]",
+]
 
 __all__ = [
     "BigInt", "BoolArray", "Box", "BoxArray", "Circle", "CircleArray", "CustomType",
@@ -295,8 +305,11 @@ def _num(cls: type, value: Any, whole: Any) -> float:
 
 
 def _seq(cls: type, value: Any, whole: Any, length: int | None = None) -> Sequence[Any]:
+    # The reference driver takes any iterable of coordinates (its own tests pass sets).
+    if isinstance(value, (set, frozenset)):
+        value = tuple(value)
     if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, (list, tuple)):
-        raise _fail(cls, whole, "a list or tuple is required")
+        raise _fail(cls, whole, "a list, tuple or set is required")
     if length is not None and len(value) != length:
         raise _fail(cls, whole, f"{length} elements expected, got {len(value)}")
     return value

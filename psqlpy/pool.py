@@ -8,7 +8,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from ._config import parse_settings
+from ._connect import parse_settings
 from ._connect import open_connection
 from ._enums import ConnRecyclingMethod
 from .connection import Connection
@@ -206,8 +206,9 @@ class ConnectionPool:
         if pg.is_closed or self._closed:
             self._discard(pg)
             return
-        if pg.transaction_status != "I" or pg.core.pending_requests or pg._drain is not None:
-            # Left mid-transaction or mid-query: reset it before reuse.
+        if pg.transaction_status != "I" or not pg.is_idle:
+            # Left mid-transaction, mid-query or with a clean-up still running:
+            # reset it before reuse.
             self._spawn(self._reset_then_put_back(pg))
             return
         if self._recycling == ConnRecyclingMethod.Clean:
@@ -228,7 +229,7 @@ class ConnectionPool:
         try:
             pg.loop.call_soon_threadsafe(self._release, pg)
         except RuntimeError:   # the loop is closed: nothing can run there any more
-            pg._closed = True
+            pg.mark_closed()
 
     def _spawn(self, coro):
         task = asyncio.get_running_loop().create_task(coro)
@@ -236,15 +237,15 @@ class ConnectionPool:
         task.add_done_callback(self._tasks.discard)
 
     async def _reset_then_put_back(self, pg) -> None:
-        """A connection returned mid-query or mid-transaction: wait for the query to
-        end (it was cancelled), ROLLBACK, and for ``Clean`` also DISCARD ALL.  It is
-        never handed out before this is done; one that cannot be reset is closed."""
+        """A connection returned mid-query or mid-transaction: wait until it is
+        idle (what was sent has completed, a cancelled query's clean-up has run),
+        ROLLBACK, and for ``Clean`` also DISCARD ALL.  It is never handed out
+        before this is done; one that cannot be reset is closed."""
         try:
-            await asyncio.wait_for(pg._wait_drain(), 30)
-            for _ in range(30_000):
-                if not pg.core.pending_requests or pg.is_closed:
-                    break
-                await asyncio.sleep(0.001)
+            await asyncio.wait_for(pg.wait_idle(), 30)
+            if pg.is_closed:
+                self._put_back(pg)   # discards it
+                return
             if pg.transaction_status != "I":
                 await asyncio.wait_for(pg.simple_query("ROLLBACK"), 30)
             if self._recycling == ConnRecyclingMethod.Clean:
@@ -280,8 +281,12 @@ class ConnectionPool:
     def resize(self, new_max_size: int) -> None:
         """Change the maximum size.  Growing serves waiters at once; shrinking closes
         idle connections now and surplus handed-out ones when they come back."""
-        if isinstance(new_max_size, bool) or not isinstance(new_max_size, int) or new_max_size < 2:
-            raise ConnectionPoolConfigurationError("pool size must be at least 2")
+        # The reference refuses a size below 2 only when the pool is made; it
+        # resizes to 1 (and to 0, which would leave every acquire() waiting for
+        # good: refused here).
+        if isinstance(new_max_size, bool) or not isinstance(new_max_size, int) or new_max_size < 1:
+            raise ConnectionPoolConfigurationError(
+                f"pool size must be at least 1, got {new_max_size!r}")
         self._max_size = new_max_size
         while self._wake_one():
             pass
@@ -291,6 +296,12 @@ class ConnectionPool:
     def listener(self, **kwargs):
         from .listener import Listener
         return Listener(self._config, **kwargs)
+
+    def replication(self, slot_name, publications, **kwargs):
+        """Ours: a LogicalReplication stream on its own replication connection
+        (never a pooled one); see psqlpy.replication."""
+        from .replication import LogicalReplication
+        return LogicalReplication(self._config, slot_name, publications, **kwargs)
 
     def close(self) -> None:
         """Close idle connections now, fail every waiter, refuse new requests; handed-out
@@ -318,6 +329,11 @@ class ConnectionPool:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def __iter__(self):
+        # The reference driver's method (its stub lists it); it returns the pool
+        # itself, so iter(pool) raises TypeError there as here.
+        return self
 
     def __enter__(self):
         return self

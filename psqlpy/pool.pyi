@@ -7,6 +7,7 @@ from typing_extensions import Self
 from ._enums import ConnRecyclingMethod, LoadBalanceHosts, SslMode, TargetSessionAttrs
 from .connection import Connection
 from .listener import Listener
+from .replication import LogicalReplication
 
 class ConnectionPoolStatus:
     max_size: int
@@ -55,8 +56,23 @@ class ConnectionPool:
     def status(self) -> ConnectionPoolStatus: ...
     def resize(self, new_max_size: int) -> None: ...
     def listener(self, **kwargs: Any) -> Listener: ...
+    def replication(
+        self,
+        slot_name: str,
+        publications: str | Sequence[str],
+        *,
+        create_slot: bool = ...,
+        temporary: bool = ...,
+        start_lsn: int | str | None = ...,
+        max_buffered: int = ...,
+        status_interval: float = ...,
+        reconnect: bool = ...,
+        reconnect_delay: float = ...,
+        max_reconnect_delay: float = ...,
+    ) -> LogicalReplication: ...
     def close(self) -> None: ...
     async def wait_closed(self, timeout: float = ...) -> None: ...
+    def __iter__(self) -> Self: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None: ...

@@ -17,8 +17,8 @@ class ConnectionPoolBuilder:
     def max_pool_size(self, pool_size: int):
         return self._set("max_db_pool_size", pool_size)
 
-    def conn_recycling_method(self, method):
-        return self._set("conn_recycling_method", method)
+    def conn_recycling_method(self, conn_recycling_method):
+        return self._set("conn_recycling_method", conn_recycling_method)
 
     def user(self, user: str):
         return self._set("username", user)
@@ -32,54 +32,54 @@ class ConnectionPoolBuilder:
     def options(self, options: str):
         return self._set("options", options)
 
-    def application_name(self, name: str):
-        return self._set("application_name", name)
+    def application_name(self, application_name: str):
+        return self._set("application_name", application_name)
 
-    def ssl_mode(self, mode):
-        return self._set("ssl_mode", mode)
+    def ssl_mode(self, ssl_mode):
+        return self._set("ssl_mode", ssl_mode)
 
-    def ca_file(self, path: str):
-        return self._set("ca_file", path)
+    def ca_file(self, ca_file: str):
+        return self._set("ca_file", ca_file)
 
     def host(self, host: str):
         self._hosts.append(host)
         return self
 
-    def hostaddr(self, addr):
-        self._hosts.append(str(addr))
+    def hostaddr(self, hostaddr):
+        self._hosts.append(str(hostaddr))
         return self
 
     def port(self, port: int):
         self._ports.append(port)
         return self
 
-    def connect_timeout(self, seconds):
-        return self._set("connect_timeout_sec", seconds)
+    def connect_timeout(self, connect_timeout):
+        return self._set("connect_timeout_sec", connect_timeout)
 
-    def tcp_user_timeout(self, seconds):
-        return self._set("tcp_user_timeout_sec", seconds)
+    def tcp_user_timeout(self, tcp_user_timeout):
+        return self._set("tcp_user_timeout_sec", tcp_user_timeout)
 
-    def target_session_attrs(self, attrs):
-        return self._set("target_session_attrs", attrs)
+    def target_session_attrs(self, target_session_attrs):
+        return self._set("target_session_attrs", target_session_attrs)
 
-    def load_balance_hosts(self, mode):
-        return self._set("load_balance_hosts", mode)
+    def load_balance_hosts(self, load_balance_hosts):
+        return self._set("load_balance_hosts", load_balance_hosts)
 
     def statement_cache_size(self, size: int):
         """Ours: 0 turns named prepared statements off (PgBouncer)."""
         return self._set("statement_cache_size", size)
 
-    def keepalives(self, on: bool):
-        return self._set("keepalives", on)
+    def keepalives(self, keepalives: bool):
+        return self._set("keepalives", keepalives)
 
-    def keepalives_idle(self, seconds):
-        return self._set("keepalives_idle_sec", seconds)
+    def keepalives_idle(self, keepalives_idle):
+        return self._set("keepalives_idle_sec", keepalives_idle)
 
-    def keepalives_interval(self, seconds):
-        return self._set("keepalives_interval_sec", seconds)
+    def keepalives_interval(self, keepalives_interval):
+        return self._set("keepalives_interval_sec", keepalives_interval)
 
-    def keepalives_retries(self, n: int):
-        return self._set("keepalives_retries", n)
+    def keepalives_retries(self, keepalives_retries: int):
+        return self._set("keepalives_retries", keepalives_retries)
 
     def build(self) -> ConnectionPool:
         kw = dict(self._kw)

@@ -7,7 +7,7 @@ from ._enums import IsolationLevel, ReadVariant
 from ._ident import quote_ident
 from ._named import bind_parameters
 from ._results import QueryResult
-from .connection import _QueryMethods
+from .connection import _QueryMethods, config_of, pg_of
 from .exceptions import (
     TransactionBeginError,
     TransactionClosedError,
@@ -24,7 +24,10 @@ class Transaction(_QueryMethods):
     ``async with conn.transaction() as tx`` begins, commits when the block ends
     normally and rolls back (re-raising) when it raises.  ``begin()`` may be called
     once; after ``commit()`` / ``rollback()`` every method raises
-    ``TransactionClosedError`` (so does a query before ``begin()``).  Savepoint names
+    ``TransactionClosedError``.  As in the reference driver, a query before
+    ``begin()`` runs on the connection outside a transaction block, and ``commit()`` /
+    ``rollback()`` before ``begin()`` send their command (the server only warns) and
+    finish the transaction object.  Savepoint names
     are quoted as identifiers: any text is a valid name, compared exactly (``'my sp'``,
     ``'"x"'``).  Query errors inside are ``TransactionExecuteError`` (and the
     SQLSTATE's class)."""
@@ -39,14 +42,14 @@ class Transaction(_QueryMethods):
         self._state = "new"   # new -> started -> done
 
     def _pg(self):
+        # Before begin() a query runs on the connection outside any transaction
+        # block, as in the reference driver (whose own test suite relies on it).
         if self._state == "done":
             raise TransactionClosedError("the transaction is already finished")
-        if self._state == "new":
-            raise TransactionClosedError("the transaction has not begun")
-        return self._connection._pg()
+        return pg_of(self._connection)
 
     def _pg_config(self):
-        return self._connection._pg_config()
+        return config_of(self._connection)
 
     def _begin_sql(self) -> str:
         parts = ["BEGIN"]
@@ -59,19 +62,27 @@ class Transaction(_QueryMethods):
         return " ".join(parts)
 
     async def begin(self) -> None:
+        await self._begin()
+
+    # ``async with`` goes through _begin/_end, never the public methods: the
+    # OpenTelemetry instrumentation wraps those on the class, and the reference
+    # driver's block records no begin/commit span of its own.
+    async def _begin(self) -> None:
+        if self._state == "done":
+            raise TransactionClosedError("the transaction is already finished")
         if self._state != "new":
             raise TransactionBeginError("the transaction was already started")
-        pg = self._connection._pg()
-        # After a cancellation the status is known once the drain (and the
-        # ROLLBACK it may run) is over.
-        await pg._wait_drain()
+        pg = pg_of(self._connection)
+        # The status is known once what was sent before (a cancelled query's
+        # clean-up, the ROLLBACK after it) has completed.
+        await pg.wait_idle()
         if pg.transaction_status != "I":
             raise TransactionBeginError("the connection is already in a transaction")
         try:
             await pg.simple_query(self._begin_sql(), TransactionBeginError)
         except BaseException as e:
             if not isinstance(e, Exception):
-                # Cancelled: the BEGIN still runs (its request is drained) and
+                # Cancelled: the BEGIN may still run (its unit is abandoned) and
                 # nothing would ever end the transaction it opens.
                 pg.rollback_soon()
             raise
@@ -159,25 +170,34 @@ class Transaction(_QueryMethods):
             results.append(QueryResult(st.column_names, req.rows, req.tag, st.columns))
         return results
 
-    def cursor(self, querystring=None, parameters=None, array_size=None):
+    def cursor(self, querystring=None, parameters=None, array_size=None, fetch_number=None):
+        """As :meth:`Connection.cursor`, inside this transaction."""
         from .cursor import Cursor
-        return Cursor(self._connection, querystring, parameters, array_size, transaction=self)
+        return Cursor(self._connection, querystring, parameters, array_size, transaction=self,
+                      fetch_number=fetch_number)
 
     def is_closed(self) -> bool:
         return self._state == "done"
 
     async def __aenter__(self):
-        await self.begin()
+        await self._begin()
         return self
 
     async def __aexit__(self, exc_type, exc, tb):
         if self._state != "started":
             return False
         if exc_type is None:
-            await self.commit()
-        else:
-            try:
-                await self.rollback()
-            except Exception:
-                pass
+            await self._end("COMMIT", TransactionCommitError)
+            return False
+        # The block failed (or was cancelled, or timed out): the ROLLBACK runs
+        # in the background, before anything sent later on this connection,
+        # so leaving the block never waits for the server (a stalled network
+        # would otherwise hold a timed-out caller for as long as the
+        # cancellation and the ROLLBACK take).
+        self._state = "done"
+        try:
+            pg = pg_of(self._connection)
+        except Exception:
+            return False     # closed: the server ends the transaction
+        pg.rollback_soon()
         return False

@@ -11,7 +11,7 @@ import pytest
 import psqlpy
 from psqlpy import Connection, ConnectionPool, QueryResult, SingleQueryResult, Transaction, connect
 from psqlpy import exceptions as exc
-from psqlpy._config import parse_settings
+from psqlpy._connect import parse_settings
 
 
 async def _socket_gone(c: Connection) -> None:
@@ -67,10 +67,21 @@ async def test_fetch_row(conn: Connection) -> None:
     row = await conn.fetch_row("SELECT 1 AS a, 'q' AS b")
     assert isinstance(row, SingleQueryResult)
     assert row.result() == {"a": 1, "b": "q"}
-    row = await conn.fetch_row("SELECT g FROM generate_series(5, 9) g")
-    assert row.result() == {"g": 5}
     with pytest.raises(exc.ConnectionExecuteError):
         await conn.fetch_row("SELECT 1 WHERE false")
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+async def test_fetch_row_and_val_refuse_several_rows(conn: Connection, prepared) -> None:
+    # The reference driver raises where asyncpg would return the first row.
+    for method in (conn.fetch_row, conn.fetch_val):
+        with pytest.raises(exc.ConnectionExecuteError, match="returned 5 rows"):
+            await method("SELECT g FROM generate_series(5, 9) g", prepared=prepared)
+    async with conn.transaction() as tx:
+        for method in (tx.fetch_row, tx.fetch_val):
+            with pytest.raises(exc.TransactionExecuteError, match="returned 2 rows"):
+                await method("SELECT 1 UNION ALL SELECT 2", prepared=prepared)
+        assert await tx.fetch_val("SELECT 7") == 7   # the transaction goes on
 
 
 async def test_fetch_val(conn: Connection) -> None:

@@ -33,6 +33,10 @@ async def test_attributes(conn: Connection) -> None:
     cur2 = conn.cursor("SELECT $1::int", [5], array_size=7)
     assert cur2.parameters == [5] and cur2.array_size == 7
     assert not cur.is_closed()
+    # The reference's documentation and stubs call it fetch_number.
+    assert conn.cursor(Q, fetch_number=3).array_size == 3
+    assert conn.transaction().cursor(Q, fetch_number=6).array_size == 6
+    assert conn.cursor(Q, array_size=2, fetch_number=3).array_size == 2
 
 
 async def test_fetch_methods(conn: Connection) -> None:
@@ -46,7 +50,7 @@ async def test_fetch_methods(conn: Connection) -> None:
         assert _vals(await cur.fetchmany(3)) == [3, 4, 5]
         cur.array_size = 2
         assert _vals(await cur.fetchmany()) == [6, 7]
-        assert _vals(await cur.fetchall()) == [8, 9, 10]
+        assert _vals(await cur.fetchall(size=1)) == [8, 9, 10]   # size: see fetchall()
         assert _vals(await cur.fetchall()) == []
         empty = await cur.fetchone()
         assert empty.result() == [] and not len(empty)

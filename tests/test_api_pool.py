@@ -22,7 +22,7 @@ from psqlpy import (
     connect_pool,
 )
 from psqlpy import exceptions as exc
-from psqlpy._config import parse_settings
+from psqlpy._connect import parse_settings
 
 
 async def _close(pool: ConnectionPool) -> None:
@@ -264,8 +264,15 @@ async def test_resize_shrink(dsn: str) -> None:
             c.close()
         st = pool.status()
         assert st.size <= 2 and st.available <= 2
-        with pytest.raises(exc.ConnectionPoolConfigurationError):
-            pool.resize(1)
+        # As the reference: 1 is a valid size once the pool exists; 0 is refused
+        # (the reference takes it, and every acquire() then waits for good).
+        pool.resize(1)
+        assert pool.status().max_size == 1
+        assert await (await pool.connection()).fetch_val("SELECT 1") == 1
+        bad: Any
+        for bad in (0, -1, True, 1.5):
+            with pytest.raises(exc.ConnectionPoolConfigurationError):
+                pool.resize(bad)
     finally:
         await _close(pool)
 

@@ -42,6 +42,27 @@ async def test_rollback(conn: Connection) -> None:
     assert not await conn.in_transaction()
 
 
+async def test_queries_before_begin_run_outside_a_transaction(conn: Connection) -> None:
+    # The reference driver's behaviour (its test_transaction_begin relies on it).
+    tx = conn.transaction()
+    await tx.execute("INSERT INTO api_tx VALUES (1)")
+    assert not await conn.in_transaction()
+    await tx.begin()
+    await tx.execute("INSERT INTO api_tx VALUES (2)")
+    await tx.rollback()
+    assert await _count(conn) == 1          # the first insert was already committed
+
+
+async def test_commit_or_rollback_before_begin_finishes_it(conn: Connection) -> None:
+    for end in ("commit", "rollback"):
+        tx = conn.transaction()
+        await getattr(tx, end)()            # the server only warns: no transaction
+        assert tx.is_closed()
+        assert not await conn.in_transaction()
+        with pytest.raises(exc.TransactionClosedError):
+            await tx.begin()
+
+
 async def test_finished_transaction_raises_closed(conn: Connection) -> None:
     tx = conn.transaction()
     await tx.begin()

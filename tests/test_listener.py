@@ -463,3 +463,24 @@ async def test_shutdown_while_starting_wins(pool, sender):
         assert listener.is_started and await _settle(sender.conn, "sd_starting", 1) == 1
     finally:
         await listener.shutdown()
+
+
+async def test_listen_before_startup_raises(pool) -> None:
+    # The reference driver's contract (its test_listener_start_exc).
+    listener = pool.listener()
+    with pytest.raises(exc.ListenerStartError):
+        listener.listen()
+    await listener.startup()
+    listener.listen()
+    await listener.shutdown()
+    with pytest.raises(exc.ListenerStartError):
+        listener.listen()
+
+
+async def test_async_with_shuts_the_listener_down(pool) -> None:
+    async with pool.listener() as listener:
+        await listener.startup()
+        assert listener.is_started
+    assert not listener.is_started
+    async with pool.listener() as idle:   # never started: nothing to do
+        assert not idle.is_started

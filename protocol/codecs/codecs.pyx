@@ -80,9 +80,11 @@ cdef enum:
     NAMEOID = 19
     INT8OID = 20
     INT2OID = 21
+    INT2VECTOROID = 22
     INT4OID = 23
     TEXTOID = 25
     OIDOID = 26
+    OIDVECTOROID = 30
     JSONOID = 114
     XMLOID = 142
     JSONARRAYOID = 199
@@ -276,6 +278,12 @@ cdef void _init_codecs() noexcept:
     _register_array(JSONARRAYOID, JSONOID, _enc_array_json)
     _register_array(JSONBARRAYOID, JSONBOID, _enc_array_jsonb)
     _register_array(TIMETZARRAYOID, TIMETZOID, _enc_array_timetz)
+    # The catalogs' vectors (pg_index.indkey, indoption, ...) have the binary
+    # form of a one-dimensional int2[] / oid[]: lists of ints, as SQLAlchemy's
+    # reflection reads them. Decoded only: the server takes them in binary
+    # only with lower bound 0, so parameters go as text ("1 2").
+    _binary_decoders[INT2VECTOROID] = _dec_array
+    _binary_decoders[OIDVECTOROID] = _dec_array
 
     _register(INETOID, _dec_inet, _enc_inet)
     _register(CIDROID, _dec_cidr, _enc_cidr)

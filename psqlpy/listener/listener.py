@@ -41,7 +41,7 @@ import time
 
 from .._connect import open_connection
 from .._ident import quote_ident
-from ..connection import Connection
+from ..connection import Connection, rebind
 from ..exceptions import (
     ListenerCallbackError,
     ListenerClosedError,
@@ -60,11 +60,8 @@ __all__ = ["Listener", "ListenerIterator"]
 class _ListenerConnection(Connection):
     """listener.connection: queries run on the listener's own socket.  The
     one object callbacks and messages get: it follows the listener to each
-    new socket, so what was buffered before a reconnect is delivered with a
-    connection that works after it."""
-
-    def attach(self, pg) -> None:
-        self._conn = pg
+    new socket (``rebind``), so what was buffered before a reconnect is
+    delivered with a connection that works after it."""
 
     def close(self) -> None:  # the listener owns this connection
         pass
@@ -176,7 +173,7 @@ class Listener:
             pg.terminate()
             raise
         self._pg = pg
-        self._connection.attach(pg)
+        rebind(self._connection, pg)
         self._reading.install(pg)
 
     def _before_request(self, pg) -> None:
@@ -223,10 +220,11 @@ class Listener:
             ch.stop()
             self._channel_idle(ch)
         pg, self._pg = self._pg, None
-        self._connection.attach(None)
+        rebind(self._connection, None)
         self._reading.reset()
         self._wake_iterators()
         if pg is not None:
+            pg.clear_lost_callbacks()
             await pg.close()
         me = asyncio.current_task()
         left = [t for t in self._tasks | self._deliveries.tasks if t is not me and not t.done()]
@@ -343,6 +341,14 @@ class Listener:
     def __aiter__(self) -> ListenerIterator:
         return ListenerIterator(self)
 
+    async def __aenter__(self) -> Listener:
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        # The reference driver's listener gives its connection up here.
+        if self._lifecycle.started:
+            await self.shutdown()
+
     async def __anext__(self) -> ListenerNotificationMsg:
         router = self._router
         lifecycle = self._lifecycle
@@ -399,7 +405,7 @@ class Listener:
         if not self._reconnect:
             self._lifecycle.lost(False, err)
             self._pg = None
-            self._connection.attach(None)
+            rebind(self._connection, None)
             self._reading.reset()
             self._router.callbacks_enabled = False
             log.error("listener connection lost and reconnect is off: %s", err)
