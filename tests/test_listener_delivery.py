@@ -1069,3 +1069,32 @@ async def test_a_cancelled_error_a_callback_meets_is_that_callback_s_error(pool,
     errors = [r for r in caplog.records if r.name == "psqlpy.listener" and r.levelno == logging.ERROR]
     assert len(errors) == 2
     assert all(r.exc_info and r.exc_info[0] is asyncio.CancelledError for r in errors)
+
+
+async def test_a_connection_lost_with_reconnect_off_leaves_no_worker_waiting(pool):
+    # Without eager tasks a channel's worker waits between bursts; once the
+    # connection is gone for good no burst comes, so it must not wait on.
+    got = []
+
+    async def cb(conn, payload, channel, pid):
+        got.append(payload)
+
+    listener = await _started(pool, "lost_idle", cb, reconnect=False)
+    conn = await pool.connection()
+    try:
+        await conn.execute("SELECT pg_notify('lost_idle', '1')")
+        await _wait_for(lambda: got == ["1"])
+        await asyncio.sleep(0.02)
+        pid = await listener.connection.fetch_val("SELECT pg_backend_pid()")
+        await conn.execute("SELECT pg_terminate_backend($1)", [pid])
+        await _wait_for(lambda: listener.state is psqlpy.listener.ListenerState.LOST)
+        await _wait_for(lambda: not listener._deliveries.tasks)
+        with pytest.raises(psqlpy.exceptions.ListenerClosedError):
+            await listener.__anext__()
+        async with listener:                  # what is left is let go on exit
+            pass
+        assert listener.state is psqlpy.listener.ListenerState.SHUT_DOWN
+        assert not listener._tasks and not listener._deliveries.tasks
+    finally:
+        conn.close()
+        await listener.shutdown()

@@ -219,6 +219,12 @@ class Listener:
         for ch in list(self._channels.values()):
             ch.stop()
             self._channel_idle(ch)
+        # This run's tasks, before anything awaits (a startup() meanwhile
+        # begins a run of its own).
+        me = asyncio.current_task()
+        left = [t for t in self._tasks | self._deliveries.tasks if t is not me and not t.done()]
+        for t in left:
+            t.cancel()
         pg, self._pg = self._pg, None
         rebind(self._connection, None)
         self._reading.reset()
@@ -226,10 +232,6 @@ class Listener:
         if pg is not None:
             pg.clear_lost_callbacks()
             await pg.close()
-        me = asyncio.current_task()
-        left = [t for t in self._tasks | self._deliveries.tasks if t is not me and not t.done()]
-        for t in left:
-            t.cancel()
         if left:
             await asyncio.wait(left)
 
@@ -346,7 +348,7 @@ class Listener:
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
         # The reference driver's listener gives its connection up here.
-        if self._lifecycle.started:
+        if self._lifecycle.state not in (ListenerState.NEW, ListenerState.SHUT_DOWN):
             await self.shutdown()
 
     async def __anext__(self) -> ListenerNotificationMsg:
@@ -407,7 +409,10 @@ class Listener:
             self._pg = None
             rebind(self._connection, None)
             self._reading.reset()
-            self._router.callbacks_enabled = False
+            self._router.callbacks_enabled = False    # (what is buffered goes to the iterator)
+            for ch in list(self._channels.values()):
+                if ch.idle:
+                    ch.stop()          # a worker waiting for a burst: none comes now
             log.error("listener connection lost and reconnect is off: %s", err)
             self._emit_gap(ListenerGap(disconnected_at, None, err, self.channels))
             self._wake_iterators()
