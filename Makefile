@@ -61,8 +61,8 @@ test: build
 
 # The suite under other CPythons (tools/find_python.sh finds them: PATH, then
 # pyenv), each in its own .venv-X.Y; a version not found is skipped, loudly.
-# The in-read Listener delivery leans on asyncio internals that differ between
-# versions, and 3.10 has neither asyncio.Runner nor the same TLS transport.
+# The Listener starts delivery tasks eagerly only where asyncio has eager tasks
+# (3.12+), and 3.10 has neither asyncio.Runner nor the same TLS transport.
 PYTHONS ?= 3.10 3.12 3.13
 test-pythons:
 	@status=0; \

@@ -19,7 +19,10 @@ MODULES = ["connection", "transaction", "cursor", "pool", "pool_builder", "liste
 
 def _stub_names(module: str) -> dict[str, set[str]]:
     """class name -> its member names (and "" -> module-level names)."""
-    tree = ast.parse((PKG / f"{module}.pyi").read_text())
+    path = PKG / f"{module}.pyi"
+    if not path.exists():                      # a subpackage: psqlpy/listener/
+        path = PKG / module / "__init__.pyi"
+    tree = ast.parse(path.read_text())
     out: dict[str, set[str]] = {"": set()}
     for node in tree.body:
         if isinstance(node, ast.ClassDef):

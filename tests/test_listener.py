@@ -296,7 +296,7 @@ async def test_backpressure_bounds_memory_and_loses_nothing(pool, sender):
             "SELECT pg_notify('bp', g::text) FROM generate_series(1, 3000) g")
         await asyncio.sleep(0.5)
         assert listener.buffered <= 50
-        assert listener._reading_paused
+        assert listener._reading.paused
         seen = []
         peak = 0
         async for msg in listener:

@@ -17,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def test_mypy_clean() -> None:
     if importlib.util.find_spec("mypy") is None:
         pytest.skip("mypy is not installed (pip install -e '.[test]')")
-    stubs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "psqlpy").glob("*.pyi"))
+    stubs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "psqlpy").glob("**/*.pyi"))
     assert stubs, "no .pyi stubs found"
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", *stubs, "tests/"],

@@ -1,14 +1,24 @@
+import enum
 import types
 from typing import Any, Awaitable, Callable
 
 from typing_extensions import Self
 
-from .connection import Connection
-from .protocol import ListenerNotificationMsg as ListenerNotificationMsg
+from ..connection import Connection
+from ..protocol import ListenerNotificationMsg as ListenerNotificationMsg
 
-__all__ = ["Listener", "ListenerNotificationMsg", "ListenerGap"]
+__all__ = ["Listener", "ListenerNotificationMsg", "ListenerGap", "ListenerIterator",
+           "ListenerState"]
 
 ListenerCallback = Callable[[Connection, str, str, int], Awaitable[Any]]
+
+class ListenerState(enum.Enum):
+    NEW = "new"
+    STARTING = "starting"
+    RUNNING = "running"
+    RECONNECTING = "reconnecting"
+    LOST = "lost"
+    SHUT_DOWN = "shut down"
 
 class ListenerGap:
     disconnected_at: float
@@ -20,6 +30,10 @@ class ListenerGap:
     @property
     def duration(self) -> float | None: ...
 
+class ListenerIterator:
+    def __aiter__(self) -> ListenerIterator: ...
+    def __anext__(self) -> Awaitable[ListenerNotificationMsg]: ...
+
 class Listener:
     reconnect_count: int
     last_gap: ListenerGap | None
@@ -29,6 +43,8 @@ class Listener:
                  liveness_timeout: float = ...) -> None: ...
     @property
     def connection(self) -> Connection: ...
+    @property
+    def state(self) -> ListenerState: ...
     @property
     def is_started(self) -> bool: ...
     @property
@@ -45,7 +61,7 @@ class Listener:
     def add_gap_callback(self, callback: Callable[[ListenerGap], Any]) -> None: ...
     def listen(self) -> None: ...
     def abort_listen(self) -> None: ...
-    def __aiter__(self) -> Self: ...
+    def __aiter__(self) -> ListenerIterator: ...
     async def __anext__(self) -> ListenerNotificationMsg: ...
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
