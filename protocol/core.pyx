@@ -25,6 +25,7 @@ cdef extern from "Python.h":
     # cyclic GC from traversing every fetched row in its young generation.
     void PyObject_GC_UnTrack(void* op)
     bint PyObject_IS_GC(object o)
+    bint PyObject_GC_IsTracked(object o)
 
 
 cdef enum RequestKind:
@@ -470,7 +471,7 @@ cdef class CoreProtocol:
                     val = None
                 f.p += vlen
                 f.n -= vlen
-                if atomic and PyObject_IS_GC(val):
+                if atomic and PyObject_IS_GC(val) and PyObject_GC_IsTracked(val):
                     atomic = False
             Py_INCREF(val)
             PyTuple_SET_ITEM(row, i, val)

@@ -62,7 +62,7 @@ _WRAPPER_OIDS = {
     "timestamptz[]": 1185, "numeric[]": 1231, "interval[]": 1187,
     # pinned so they go binary: money's text form depends on lc_monetary
     "money": 790, "macaddr": 829, "macaddr8": 774, "point": 600, "box": 603, "lseg": 601,
-    "line": 628, "circle": 718,   # not path: its open/closed flag is not in inner_value
+    "line": 628, "circle": 718, "path": 602, "path[]": 1019,
     "money[]": 791, "inet[]": 1041, "macaddr[]": 1040, "macaddr8[]": 775, "point[]": 1017,
     "box[]": 1020, "lseg[]": 1018, "line[]": 629, "circle[]": 719,
 }
@@ -195,7 +195,11 @@ def _json(s):
 
 
 def _uuid(s):
-    return uuid.UUID(s)
+    return _proto.UUID(s)
+
+
+def _macaddr(s):
+    return s.upper()
 
 
 _DATE_RE = re.compile(r"(\d{4,})-(\d\d)-(\d\d)( BC)?$")
@@ -366,13 +370,18 @@ def _point(s):
     return (x, y)
 
 
-def _two_points(s):       # lseg, box
+def _box(s):
     return _pairs(_nums(s))
 
 
+def _lseg(s):
+    return list(_pairs(_nums(s)))
+
+
 def _path(s):
+    # as the binary decoder: a tuple when the first point equals the last
     pts = _pairs(_nums(s))
-    return list(pts) if s.lstrip().startswith("[") else pts
+    return pts if pts and pts[0] == pts[-1] else list(pts)
 
 
 def _polygon(s):
@@ -394,8 +403,8 @@ SCALAR_DECODERS = {
     26: int, 114: _json, 142: None, 700: _float4, 701: float, 705: None, 1042: None,
     1043: None, 1082: _date, 1083: _time, 1114: _timestamp, 1184: _timestamptz,
     1186: _interval, 1266: _timetz, 1700: _numeric, 2950: _uuid, 3802: _json,
-    869: _inet, 650: _cidr, 829: None, 774: None, 790: _money, 600: _point,
-    601: _two_points, 602: _path, 603: _two_points, 604: _polygon, 628: _line, 718: _circle,
+    869: _inet, 650: _cidr, 829: _macaddr, 774: _macaddr, 790: _money, 600: _point,
+    601: _lseg, 602: _path, 603: _box, 604: _polygon, 628: _line, 718: _circle,
 }
 ARRAY_ELEMENTS = {
     1000: 16, 1001: 17, 1002: 18, 1003: 19, 1005: 21, 1007: 23, 1009: 25, 1014: 1042,

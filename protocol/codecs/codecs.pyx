@@ -25,7 +25,7 @@
 # per element through the same tables.
 #
 # Files: scalars.pyx (bool, integers, floats, oid), text.pyx (text-likes,
-# bytea, "char", json/jsonb, uuid), numeric.pyx, datetime.pyx, network.pyx
+# bytea, "char", json/jsonb), uuid.pyx, numeric.pyx, datetime.pyx, network.pyx
 # (inet, cidr, macaddr, macaddr8, money), geometry.pyx (point, lseg, box,
 # line, circle, path, polygon), wrappers.pyx (enum.Enum members and the
 # psqlpy.extra_types wrappers as parameters), array.pyx, textform.pyx (the
@@ -180,6 +180,7 @@ cdef int _raise_bad_len(str pgtype, Py_ssize_t expected, Py_ssize_t n) except -1
 
 include "scalars.pyx"
 include "text.pyx"
+include "uuid.pyx"
 include "numeric.pyx"
 include "datetime.pyx"
 include "network.pyx"

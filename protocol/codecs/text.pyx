@@ -1,9 +1,8 @@
 # Text-likes (text, varchar, bpchar, name, xml, unknown), "char", bytea,
-# json, jsonb and uuid.
+# json and jsonb.
 
 cdef object _json_loads = _json_mod.loads
 cdef object _json_dumps = _json_mod.dumps
-cdef object _UUID = _uuid_mod.UUID
 
 
 cdef int _write_text(WriteBuffer buf, object value, str pgtype, str sqltype) except -1:
@@ -119,17 +118,3 @@ cdef int _enc_json(WriteBuffer buf, object value) except -1:
 cdef int _enc_jsonb(WriteBuffer buf, object value) except -1:
     buf.write_byte(1)       # jsonb binary format version
     return _write_json(buf, value, "jsonb")
-
-
-cdef object _dec_uuid(const char* data, Py_ssize_t n):
-    if n != 16:
-        _raise_bad_len("uuid", 16, n)
-    return _UUID(bytes=PyBytes_FromStringAndSize(data, 16))
-
-
-cdef int _enc_uuid(WriteBuffer buf, object value) except -1:
-    cdef bytes b
-    if isinstance(value, _UUID):
-        b = value.bytes
-        return buf.write_raw(PyBytes_AS_STRING(b), 16)
-    return _raise_encode("uuid", "uuid", value, "expected uuid.UUID (or str)")
