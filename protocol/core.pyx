@@ -440,6 +440,7 @@ cdef class CoreProtocol:
         cdef object val
         cdef Statement st = req.statement
         cdef decode_func* decs = NULL
+        cdef tuple codecs = None
         cdef bint atomic = True
         if ncols < 0:
             raise ProtocolError(f"negative column count {ncols} in DataRow", msg_type=b"D")
@@ -448,6 +449,7 @@ cdef class CoreProtocol:
                 raise ProtocolError(
                     f"DataRow has {ncols} columns, RowDescription said {st.ncols}", msg_type=b"D")
             decs = st.decoders
+            codecs = st.codecs
         frame_need(f, <Py_ssize_t>ncols * 4)
         row = PyTuple_New(ncols)
         for i in range(ncols):
@@ -463,6 +465,8 @@ cdef class CoreProtocol:
                 try:
                     if decs != NULL and decs[i] != NULL:
                         val = decs[i](f.p, vlen)
+                    elif codecs is not None and codecs[i] is not None:
+                        val = (<TypeCodec>codecs[i]).decode(f.p, vlen)
                     else:
                         val = decode_text_value(f.p, vlen)
                 except Exception as e:

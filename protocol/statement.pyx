@@ -6,7 +6,11 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
 cdef class Statement:
     """A parsed statement: parameter type OIDs, result columns and the
-    per-column decoders chosen for them."""
+    per-column decoders chosen for them.
+
+    ``codecs`` (optional): a TypeCodec or None per result column, for the
+    types the static table does not decode (found by introspection) or whose
+    codec the application registered; where one is given it wins."""
     cdef:
         readonly str name
         readonly str query
@@ -14,7 +18,8 @@ cdef class Statement:
         readonly tuple columns          # FieldDescription per result column
         readonly tuple column_names
         readonly tuple result_formats   # 1 binary / 0 text per column
-        decode_func* decoders           # NULL entry: text column
+        readonly tuple codecs           # TypeCodec or None per column; None: no codecs
+        decode_func* decoders           # NULL entry: the codec's, else text
         Py_ssize_t ncols
         public bint closed
         public object cache_key
@@ -26,19 +31,31 @@ cdef class Statement:
         self.columns = ()
         self.column_names = ()
         self.result_formats = ()
+        self.codecs = None
         self.closed = False
 
-    def __init__(self, str name, str query, param_oids, columns):
+    def __init__(self, str name, str query, param_oids, columns, codecs=None):
         self.name = name
         self.query = query
-        self.set_description(param_oids, columns)
+        self.set_description(param_oids, columns, codecs)
 
-    cpdef set_description(self, param_oids, columns):
+    cpdef set_description(self, param_oids, columns, codecs=None):
         cdef Py_ssize_t i
         cdef decode_func dec
+        cdef object codec
         self.param_oids = tuple(param_oids or ())
         self.columns = tuple(columns or ())
         self.ncols = len(self.columns)
+        self.codecs = None
+        if codecs is not None:
+            codecs = tuple(codecs)
+            if len(codecs) != self.ncols:
+                raise ValueError(f"{len(codecs)} codecs for {self.ncols} columns")
+            for codec in codecs:
+                if codec is not None and not isinstance(codec, TypeCodec):
+                    raise TypeError(f"expected TypeCodec or None, got {type(codec).__name__}")
+            if any([c is not None for c in codecs]):
+                self.codecs = codecs
         if self.decoders != NULL:
             PyMem_Free(self.decoders)
             self.decoders = NULL
@@ -48,9 +65,14 @@ cdef class Statement:
                 raise MemoryError
         fmts = []
         for i in range(self.ncols):
-            dec = binary_decoder(<uint32_t>self.columns[i].type_oid)
-            self.decoders[i] = dec
-            fmts.append(1 if dec != NULL else 0)
+            codec = self.codecs[i] if self.codecs is not None else None
+            if codec is not None:
+                self.decoders[i] = NULL
+                fmts.append(1 if (<TypeCodec>codec).binary else 0)
+            else:
+                dec = binary_decoder(<uint32_t>self.columns[i].type_oid)
+                self.decoders[i] = dec
+                fmts.append(1 if dec != NULL else 0)
         self.result_formats = tuple(fmts)
         self.column_names = tuple([c.name for c in self.columns])
 
@@ -101,8 +123,12 @@ cdef int write_bind(WriteBuffer b, str portal, Statement st, object params) exce
         b.write_int16(0)
     else:
         b.write_int16(<int16_t>st.ncols)
-        for i in range(st.ncols):
-            b.write_int16(1 if st.decoders[i] != NULL else 0)
+        if st.codecs is None:
+            for i in range(st.ncols):
+                b.write_int16(1 if st.decoders[i] != NULL else 0)
+        else:
+            for i in range(st.ncols):
+                b.write_int16(<int16_t>st.result_formats[i])
     return b.end_message()
 
 

@@ -13,6 +13,7 @@ import socket
 
 from . import protocol as _proto
 from . import _textcodecs
+from .types import TypeRegistry
 from .exceptions import (
     BaseConnectionError,
     ConnectionClosedError,
@@ -31,7 +32,7 @@ class PgConnection:
         "loop", "core", "protocol", "transport", "config", "host", "port",
         "_stmt_cache", "_stmt_cache_size", "_stmt_counter", "_drain", "_closed",
         "_tasks", "notice_log", "server_version", "_lost_callbacks", "__weakref__",
-        "tls", "before_request",
+        "tls", "before_request", "types",
     )
 
     def __init__(self, loop, core, protocol, transport, config, host, port, tls=False):
@@ -55,6 +56,9 @@ class PgConnection:
         self._tasks: set[asyncio.Task] = set()
         self._lost_callbacks: list = []
         self.before_request = None
+        # User-defined types met so far; a pool hands its connections one shared
+        # registry (ConnectionPool._open_in_slot).
+        self.types = TypeRegistry()
         self.server_version = _parse_server_version(core.parameters.get("server_version", ""))
         core.writer = transport.write
         core.fatal_handler = self._on_fatal
@@ -284,6 +288,12 @@ class PgConnection:
             raise make_server_error(req.error_fields, context)
         if req.decode_error is not None:
             err = req.decode_error
+            if isinstance(err, _proto.StaleTypeError):
+                # A user-defined type changed since it was introspected: the
+                # next query describes and introspects afresh.
+                self.types.forget()
+                if req.statement is not None:
+                    self.forget_statement(req.statement.query)
             raise err
 
     # ---- flows ---------------------------------------------------------------
@@ -296,7 +306,14 @@ class PgConnection:
     async def prepare(self, sql: str, name: str = "", context=ConnectionExecuteError):
         req = await self.request(_proto.REQUEST_PREPARE, _proto.build_prepare(name, sql))
         self.raise_for(req, context)
-        return _proto.Statement(name, sql, req.param_oids, req.columns or ())
+        codecs, asked = await self.types.column_codecs(self, req.columns)
+        if asked and not name:
+            # The introspection query (a simple Query) destroyed the unnamed
+            # statement: parse it again; its types are known now.
+            req = await self.request(_proto.REQUEST_PREPARE, _proto.build_prepare(name, sql))
+            self.raise_for(req, context)
+            codecs, _ = await self.types.column_codecs(self, req.columns)
+        return _proto.Statement(name, sql, req.param_oids, req.columns or (), codecs)
 
     @property
     def statement_cache_size(self) -> int:
@@ -377,7 +394,10 @@ class PgConnection:
             st, values, "", 0, True, True)
         req = await self.request(_proto.REQUEST_EXTENDED, data, None)
         self.raise_for(req, context)
-        res = _textcodecs.UnpreparedResult(sql, oids, req)
+        if req.columns:
+            # user-defined types are known before their text is decoded
+            await self.types.column_codecs(self, req.columns)
+        res = _textcodecs.UnpreparedResult(sql, oids, req, self.types)
         self.raise_for(res, context)
         return res
 

@@ -488,12 +488,93 @@ for _a, _e in ARRAY_ELEMENTS.items():
 # (types with a binary decoder we do not know yet stay str: see the test suite)
 
 
-def decode_rows(columns, rows):
+# ---------------------------------------------------------------- user-defined types
+# Decoded exactly when the binary path has a codec for them (TypeRegistry.codec), so
+# both paths give the same values: enums as str, domains as their base type,
+# composites as dicts, arrays of these as lists.
+
+def _parse_record(s):
+    """A composite's text (record_out) -> list of attribute texts (None for NULL)."""
+    if len(s) < 2 or s[0] != "(" or s[-1] != ")":
+        raise RustToPyValueMappingError(f"cannot read composite value {s[:60]!r}")
+    out = []
+    i = 1
+    while True:
+        if s[i] == "," or s[i] == ")":
+            out.append(None)          # nothing at all: NULL ("" is the empty string)
+        else:
+            buf = []
+            quoted = False
+            while quoted or (s[i] != "," and s[i] != ")"):
+                c = s[i]
+                if c == '"':
+                    if quoted and s[i + 1] == '"':
+                        buf.append('"')
+                        i += 2
+                        continue
+                    quoted = not quoted
+                elif c == "\\":
+                    i += 1
+                    buf.append(s[i])
+                else:
+                    buf.append(c)
+                i += 1
+            out.append("".join(buf))
+        if s[i] == ")":
+            break
+        i += 1
+    if i != len(s) - 1:
+        raise RustToPyValueMappingError(f"cannot read composite value {s[:60]!r}")
+    return out
+
+
+def _composite_decoder(info, parts):
+    names = [a for a, _ in info.attributes]
+    n = len(names)
+
+    def dec(s):
+        texts = _parse_record(s)
+        if n == 1 and not texts:
+            texts = [None]
+        if len(texts) != n:
+            raise _proto.StaleTypeError(
+                f"composite type {info.qualified_name} has {len(texts)} attributes now, "
+                f"{n} when it was introspected")
+        return {name: (t if t is None or d is None else d(t))
+                for name, d, t in zip(names, parts, texts)}
+    return dec
+
+
+def user_type_decoder(oid, types, depth=0):
+    """Text decoder (or None for str) for ``oid`` as ``types`` (a TypeRegistry) knows
+    it; ``False`` when the binary path would leave it as text too."""
+    if oid in TEXT_DECODERS:
+        return TEXT_DECODERS[oid]
+    if types.codec(oid) is None or depth > 64:
+        return False
+    info = types.info(oid)
+    if info.kind == "enum":
+        return None
+    if info.kind == "domain":
+        return user_type_decoder(info.base, types, depth + 1)
+    if info.kind == "composite":
+        parts = [user_type_decoder(t, types, depth + 1) for _, t in info.attributes]
+        return _composite_decoder(info, parts)
+    if info.kind == "array":
+        return _array_decoder(user_type_decoder(info.element, types, depth + 1),
+                              info.delimiter)
+    return False
+
+
+def decode_rows(columns, rows, types=None):
     """Decode text-format ``rows`` (tuples of str/None) in place of the binary
-    decoders, by each column's type OID.  Returns (rows, first error)."""
+    decoders, by each column's type OID (user-defined types as ``types``, a
+    TypeRegistry, knows them).  Returns (rows, first error)."""
     decs = []
     for c in columns:
         d = TEXT_DECODERS.get(c.type_oid)
+        if d is None and types is not None and c.type_oid not in TEXT_DECODERS:
+            d = user_type_decoder(c.type_oid, types) or None
         decs.append(d)
     if not any(decs):
         return rows, None
@@ -528,12 +609,12 @@ class UnpreparedResult:
     __slots__ = ("statement", "rows", "tags", "columns", "error_fields", "decode_error",
                  "transaction_status", "suspended", "empty_query", "param_oids")
 
-    def __init__(self, sql, param_oids, req):
+    def __init__(self, sql, param_oids, req, types=None):
         columns = tuple(req.columns or ())
         self.columns = columns
         self.param_oids = param_oids
         self.statement = _proto.Statement("", sql, param_oids, columns)
-        rows, err = decode_rows(columns, req.rows) if columns else (req.rows, None)
+        rows, err = decode_rows(columns, req.rows, types) if columns else (req.rows, None)
         self.rows = rows
         self.tags = list(req.tags)
         self.error_fields = req.error_fields

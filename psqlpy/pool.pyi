@@ -7,6 +7,7 @@ from typing_extensions import Self
 from ._enums import ConnRecyclingMethod, LoadBalanceHosts, SslMode, TargetSessionAttrs
 from .connection import Connection
 from .listener import Listener
+from .types import TypeRegistry
 
 class ConnectionPoolStatus:
     max_size: int
@@ -45,9 +46,12 @@ class ConnectionPool:
         ssl_mode: SslMode | str | None = ...,
         ca_file: str | None = ...,
         statement_cache_size: int | None = ...,
+        introspect_types: bool = ...,
     ) -> None: ...
     @property
     def config(self) -> Any: ...
+    @property
+    def types(self) -> TypeRegistry: ...
     @property
     def closed(self) -> bool: ...
     async def connection(self) -> Connection: ...
@@ -75,7 +79,7 @@ def connect_pool(
     keepalives_retries: int | None = ..., load_balance_hosts: LoadBalanceHosts | str | None = ...,
     max_db_pool_size: int | None = ..., conn_recycling_method: ConnRecyclingMethod | None = ...,
     ssl_mode: SslMode | str | None = ..., ca_file: str | None = ...,
-    statement_cache_size: int | None = ...,
+    statement_cache_size: int | None = ..., introspect_types: bool = ...,
 ) -> ConnectionPool: ...
 async def connect(
     dsn: str | None = ..., username: str | None = ..., password: str | None = ...,
@@ -89,5 +93,5 @@ async def connect(
     keepalives_interval_sec: float | None = ..., keepalives_interval_nanosec: int | None = ...,
     keepalives_retries: int | None = ..., load_balance_hosts: LoadBalanceHosts | str | None = ...,
     ssl_mode: SslMode | str | None = ..., ca_file: str | None = ...,
-    statement_cache_size: int | None = ...,
+    statement_cache_size: int | None = ..., introspect_types: bool = ...,
 ) -> Connection: ...

@@ -1,5 +1,6 @@
 """Type stubs for psqlpy.protocol, the sans-IO Cython protocol core."""
 import collections
+import uuid
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from psqlpy._messages import (
@@ -34,10 +35,46 @@ from psqlpy._messages import (
     ReadyForQuery as ReadyForQuery,
     RowDescription as RowDescription,
 )
-from psqlpy.exceptions import InterfaceError, ProtocolError as ProtocolError, PyToRustValueMappingError
+from psqlpy.exceptions import (
+    InterfaceError,
+    ProtocolError as ProtocolError,
+    PyToRustValueMappingError,
+    RustToPyValueMappingError,
+)
 
 class UnsupportedAuthenticationError(InterfaceError): ...
 class ParameterCountError(PyToRustValueMappingError): ...
+class StaleTypeError(RustToPyValueMappingError): ...
+
+class UUID(uuid.UUID):
+    """A uuid.UUID decoded from the server; also equal to its canonical str."""
+
+class TypeCodec:
+    """How to decode values of one type the static table does not hold."""
+    @property
+    def oid(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def binary(self) -> bool: ...
+    @property
+    def kind_name(self) -> str: ...
+    @property
+    def element(self) -> TypeCodec | None: ...
+    @property
+    def attributes(self) -> tuple[tuple[str, int], ...]: ...
+    @staticmethod
+    def builtin(oid: int) -> TypeCodec | None: ...
+    @staticmethod
+    def text(oid: int, name: str, binary: bool) -> TypeCodec: ...
+    @staticmethod
+    def composite(oid: int, name: str, attr_names: Sequence[str], attr_oids: Sequence[int],
+                  attr_codecs: Sequence[TypeCodec]) -> TypeCodec: ...
+    @staticmethod
+    def array(oid: int, name: str, elem_oid: int, element: TypeCodec) -> TypeCodec: ...
+
+def oids_without_decoder(oids: Iterable[int]) -> list[int]: ...
+def _decode_with(codec: TypeCodec, data: bytes | bytearray | memoryview) -> Any: ...
 
 class ReadBuffer:
     max_message_size: int
@@ -96,11 +133,14 @@ class Statement:
     columns: tuple[FieldDescription, ...]
     column_names: tuple[str, ...]
     result_formats: tuple[int, ...]
+    codecs: tuple[TypeCodec | None, ...] | None
     closed: bool
     def __init__(self, name: str, query: str, param_oids: Sequence[int] | None,
-                 columns: Sequence[FieldDescription] | None) -> None: ...
+                 columns: Sequence[FieldDescription] | None,
+                 codecs: Sequence[TypeCodec | None] | None = ...) -> None: ...
     def set_description(self, param_oids: Sequence[int] | None,
-                        columns: Sequence[FieldDescription] | None) -> None: ...
+                        columns: Sequence[FieldDescription] | None,
+                        codecs: Sequence[TypeCodec | None] | None = ...) -> None: ...
 
 class ListenerNotificationMsg:
     process_id: int

@@ -18,14 +18,17 @@ cdef enum:
     ARRAY_MAXDIM = 6
 
 
-cdef list _dec_array_level(Frame* f, int dim, int ndim, int32_t* dims, decode_func dec):
+cdef list _dec_array_level(Frame* f, int dim, int ndim, int32_t* dims, decode_func dec,
+                           TypeCodec codec):
+    # Elements decode with ``dec`` (the static table) or, when it is NULL,
+    # with ``codec`` (an element type found by introspection).
     cdef int32_t i, cnt = dims[dim]
     cdef int32_t elen
     cdef list out = []
     cdef object item
     if dim < ndim - 1:
         for i in range(cnt):
-            out.append(_dec_array_level(f, dim + 1, ndim, dims, dec))
+            out.append(_dec_array_level(f, dim + 1, ndim, dims, dec, codec))
         return out
     for i in range(cnt):
         elen = frame_int32(f)
@@ -35,7 +38,10 @@ cdef list _dec_array_level(Frame* f, int dim, int ndim, int32_t* dims, decode_fu
         if elen < 0:
             raise ProtocolError(f"malformed binary array: element length {elen}")
         frame_need(f, elen)
-        item = dec(f.p, elen)
+        if dec != NULL:
+            item = dec(f.p, elen)
+        else:
+            item = codec.decode(f.p, elen)
         f.p += elen
         f.n -= elen
         out.append(item)
@@ -43,13 +49,20 @@ cdef list _dec_array_level(Frame* f, int dim, int ndim, int32_t* dims, decode_fu
 
 
 cdef object _dec_array(const char* data, Py_ssize_t n):
+    return _dec_array_with(data, n, None)
+
+
+cdef object _dec_array_with(const char* data, Py_ssize_t n, TypeCodec array_codec):
+    """An array whose elements decode by the static table (``array_codec`` None)
+    or with ``array_codec.element`` (user-defined element types)."""
     cdef Frame f
     cdef int32_t ndim, flags, i
     cdef uint32_t elem_oid
     cdef int32_t dims[ARRAY_MAXDIM]
     cdef int64_t total = 1
     cdef bint empty = False
-    cdef decode_func dec
+    cdef decode_func dec = NULL
+    cdef TypeCodec elem = None
     cdef list result
     f.p = data
     f.n = n
@@ -60,9 +73,17 @@ cdef object _dec_array(const char* data, Py_ssize_t n):
         raise ProtocolError(f"malformed binary array: {ndim} dimensions")
     if flags != 0 and flags != 1:
         raise ProtocolError(f"malformed binary array: flags {flags}")
-    dec = binary_decoder(elem_oid)
-    if dec == NULL or dec == _dec_array:
-        raise ProtocolError(f"binary array of unsupported element type OID {elem_oid}")
+    if array_codec is not None and (elem_oid == array_codec.elem_oid
+                                    or elem_oid == array_codec.element.oid):
+        elem = array_codec.element
+    else:
+        dec = binary_decoder(elem_oid)
+        if dec == NULL or dec == _dec_array:
+            if array_codec is not None:
+                raise StaleTypeError(
+                    f"array type {array_codec.name} holds elements of type OID {elem_oid}, "
+                    f"not {array_codec.elem_oid} as introspected: run the query again")
+            raise ProtocolError(f"binary array of unsupported element type OID {elem_oid}")
     for i in range(ndim):
         dims[i] = frame_int32(&f)
         frame_int32(&f)                    # lower bound: ignored
@@ -86,7 +107,7 @@ cdef object _dec_array(const char* data, Py_ssize_t n):
     if total * 4 > f.n:
         raise ProtocolError(
             f"malformed binary array: {total} elements but only {f.n} bytes follow")
-    result = _dec_array_level(&f, 0, ndim, dims, dec)
+    result = _dec_array_level(&f, 0, ndim, dims, dec, elem)
     if f.n != 0:
         raise ProtocolError(f"malformed binary array: {f.n} trailing bytes")
     return result

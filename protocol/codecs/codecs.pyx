@@ -28,7 +28,9 @@
 # bytea, "char", json/jsonb), uuid.pyx, numeric.pyx, datetime.pyx, network.pyx
 # (inet, cidr, macaddr, macaddr8, money), geometry.pyx (point, lseg, box,
 # line, circle, path, polygon), wrappers.pyx (enum.Enum members and the
-# psqlpy.extra_types wrappers as parameters), array.pyx, textform.pyx (the
+# psqlpy.extra_types wrappers as parameters), typecodec.pyx (types found by
+# introspection: enums, composites, arrays of them),
+# array.pyx, textform.pyx (the
 # PostgreSQL text form used for text-format parameters).
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -53,11 +55,7 @@ import decimal as _decimal_mod
 import json as _json_mod
 import uuid as _uuid_mod
 
-from psqlpy.exceptions import PyToRustValueMappingError
-try:
-    from psqlpy.exceptions import RustToPyValueMappingError
-except ImportError:  # pragma: no cover - older exceptions module
-    RustToPyValueMappingError = ProtocolError
+cimport cython
 
 import_datetime()
 
@@ -186,6 +184,7 @@ include "datetime.pyx"
 include "network.pyx"
 include "geometry.pyx"
 include "wrappers.pyx"
+include "typecodec.pyx"
 include "array.pyx"
 include "textform.pyx"
 
@@ -479,6 +478,25 @@ def _encode_param(oid, value):
 def _binary_decoder_oids():
     """OIDs that have a binary decoder (for tests and introspection)."""
     return [i for i in range(CODEC_MAX_OID) if _binary_decoders[i] != NULL]
+
+
+def oids_without_decoder(oids):
+    """The distinct OIDs of ``oids`` the static table has no binary decoder for,
+    in order of first appearance (what type introspection has to look at)."""
+    cdef list out = []
+    cdef object o
+    cdef uint32_t v
+    for o in oids:
+        v = <uint32_t>o
+        if binary_decoder(v) == NULL and o not in out:
+            out.append(o)
+    return out
+
+
+def array_element_oid(oid):
+    """The element type of a built-in array type, 0 for any other type."""
+    cdef uint32_t v = <uint32_t>oid
+    return _array_elem_oid[v] if v < CODEC_MAX_OID else 0
 
 
 def _binary_encoder_oids():

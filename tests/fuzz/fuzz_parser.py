@@ -93,7 +93,16 @@ def _binary_values():
         (1007, struct.pack("!iiIii", 1, 0, 23, 2, 1) + struct.pack("!ii", 4, 5) + struct.pack("!i", -1)),
         (1009, struct.pack("!iiIii", 1, 1, 25, 1, 1) + struct.pack("!i", 2) + b"ab"),
         (1016, struct.pack("!iiIiiii", 2, 0, 20, 1, 1, 1, 1) + struct.pack("!iq", 8, 3)),
+        # user-defined types (harness._USER_TYPES): enum, composite, array of it, domain
+        (90001, b"sad"), (90002, _PAIR), (90003, _PAIRS), (90004, _PAIRS),
     ]
+
+
+# composite pair (a int4, m mood, tags text[]) and an array of two of them
+_PAIR = (struct.pack("!iIi", 3, 23, 4) + struct.pack("!i", 7) + struct.pack("!Ii", 90001, 2)
+         + b"ok" + struct.pack("!Ii", 1009, -1))
+_PAIRS = (struct.pack("!iiIii", 1, 1, 90002, 2, 1) + struct.pack("!i", len(_PAIR)) + _PAIR
+          + struct.pack("!i", -1))
 
 
 def write_seeds() -> None:

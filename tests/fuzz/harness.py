@@ -15,7 +15,8 @@ suite (``tests/test_fuzz_regressions.py`` replays ``corpus/``):
     ``psqlpy.protocol.CoreProtocol``: a fuzzer-chosen prefix is fed during
     startup, then ``end_startup()``, then one or two Requests (kind, and for
     the extended kind a Statement whose result columns have fuzzer-chosen
-    type OIDs, so the binary codecs decode hostile bytes) are pushed with a
+    type OIDs, so the binary codecs, user-defined types' TypeCodecs included, decode
+    hostile bytes) are pushed with a
     dummy waiter and the rest is fed.  The core never raises out of ``feed``
     (it records the failure in ``core.error`` and fails the waiters); every
     recorded exception, every waiter exception and every ``decode_error``
@@ -34,6 +35,7 @@ from __future__ import annotations
 from psqlpy import exceptions as _exc
 from psqlpy import protocol as _proto
 from psqlpy._messages import BackendMessage, FieldDescription
+from psqlpy.types import TypeInfo, TypeRegistry
 
 Error = _exc.Error
 
@@ -45,7 +47,19 @@ COLUMN_OIDS = (
     1000, 1001, 1002, 1003, 1005, 1007, 1009, 1014, 1015, 1016, 1021, 1022, 1028,
     1115, 1182, 1183, 1185, 1187, 1231, 2951, 3807, 199,
     869, 650, 829,  # inet, cidr, macaddr (text fallback if no binary codec)
+    90001, 90002, 90003, 90004,  # user-defined types (_USER_TYPES below)
 )
+
+# What type introspection might have found: an enum, a composite holding it, an array of
+# that composite and a domain over it; their columns decode through TypeCodecs.
+_USER_TYPES = TypeRegistry()
+_USER_TYPES.learn([
+    TypeInfo(90001, "public", "mood", "enum"),
+    TypeInfo(90002, "public", "pair", "composite",
+             attributes=(("a", 23), ("m", 90001), ("tags", 1009))),
+    TypeInfo(90003, "public", "_pair", "array", element=90002),
+    TypeInfo(90004, "public", "pairs", "domain", base=90003),
+])
 
 MAX_SIZES = (0x40000000, 64, 4096, 1 << 20)
 
@@ -208,7 +222,9 @@ def check_core(data: bytes) -> None:
     reqs = []
     cols = [FieldDescription(f"c{i}", 0, 0, oid, -1, -1, 1) for i, oid in enumerate(oids)]
     for _ in range(2 if two_requests else 1):
-        st = _proto.Statement("s", "q", (), cols) if kind == _proto.REQUEST_EXTENDED else None
+        codecs = [_USER_TYPES.codec(oid) if oid >= 90000 else None for oid in oids]
+        st = _proto.Statement("s", "q", (), cols, codecs) \
+            if kind == _proto.REQUEST_EXTENDED else None
         waiter = _Waiter()
         req = _proto.Request(kind, waiter, st)
         try:
