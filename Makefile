@@ -6,6 +6,9 @@
 #   make annotate             Cython HTML annotation next to the .pyx files
 #   make test-pythons         the suite under each other CPython found (PYTHONS)
 #   make test-upstream        the reference driver's own test suite, unchanged, against ours
+#   make dist                 sdist + a manylinux wheel per CPython found, checked (dist/)
+#   make dist-check           each of them installed in a clean venv, smoke-tested
+#   make docs                 the documentation site (MkDocs), warnings as errors -> build/site
 #
 # Tests start their own throwaway PostgreSQL (tests/pgcluster.py) unless
 # PSQLPY_TEST_DSN points at a server.
@@ -19,16 +22,19 @@ STAMP := $(VENV)/.psqlpy-installed
 # switching flavour regenerates the C file, since cythonize only looks at mtimes.
 MODE_FILE := build/.psqlpy-build-mode
 
-.PHONY: all venv build test test-pythons test-upstream wheel debug debug-build annotate demo bench profile clean distclean
+.PHONY: all venv build test test-pythons test-upstream wheel dist dist-check docs debug debug-build annotate demo bench profile clean distclean
 
 all: build
 
 venv: $(STAMP)
 
+# EXTRAS: the optional dependencies the venv gets (make demo uses `demo`, a
+# much smaller set than the test toolchain, in its own venv).
+EXTRAS ?= test
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel 'Cython>=3.0.10'
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	touch $@
 
 # $(1): fast | debug; $(2): extra environment
@@ -88,6 +94,32 @@ test-upstream: wheel $(UPSTREAM_STAMP)
 	$(UPSTREAM_VENV)/bin/python -m pip install -q --force-reinstall --no-deps build/wheel/psqlpy-*.whl
 	cd $(or $(TMPDIR),/tmp) && $(abspath $(UPSTREAM_DIR))/run.sh $(abspath $(UPSTREAM_VENV))/bin/python $(UPSTREAM_ARGS)
 
+# What we distribute (tools/dist.sh): the sdist, then from it a wheel per CPython
+# of DIST_PYTHONS found here, repaired by auditwheel, checked by twine and
+# check-wheel-contents; dist-check installs each into a clean venv and runs
+# tools/smoke_test.py from outside the tree against a throwaway cluster.
+DIST_PYTHONS ?= 3.10 3.11 3.12 3.13
+DIST_STAMP := $(VENV)/.psqlpy-dist-tools
+$(DIST_STAMP): $(STAMP) tools/dist-requirements.txt
+	$(PY) -m pip install -q -r tools/dist-requirements.txt
+	touch $@
+dist: $(DIST_STAMP)
+	PYTHONS='$(DIST_PYTHONS)' tools/dist.sh $(PY)
+dist-check: dist
+	tools/dist_check.sh $(PY)
+
+# The documentation site: docs/*.md plus an API reference that mkdocstrings reads
+# from the code and its .pyi stubs (nothing is imported); `strict` in mkdocs.yml
+# turns every warning (a broken link, an unknown reference) into an error.
+DOCS_VENV ?= .venv-docs
+$(DOCS_VENV)/.installed: tools/docs-requirements.txt
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install -q -r tools/docs-requirements.txt
+	touch $@
+docs: $(DOCS_VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --quiet
+	@echo "docs: build/site/index.html"
+
 debug: venv
 	@rm -f $(MODE_FILE)
 	$(call build_ext,debug,PSQLPY_DEBUG=1)
@@ -99,8 +131,12 @@ annotate: venv
 	@echo fast > $(MODE_FILE)
 	@find protocol -name '*.html' -print
 
-demo: build
-	$(PY) examples/demo.py
+# The demo in its own venv with only what it needs (the build tools and the
+# embedded server), so the first run takes seconds, not the test toolchain's minute.
+DEMO_VENV ?= .venv-demo
+demo:
+	@$(MAKE) --no-print-directory build VENV=$(DEMO_VENV) EXTRAS=demo
+	$(DEMO_VENV)/bin/python examples/demo.py
 
 # Benchmarks (benchmarks/README.md): the `bench` extra's packages go into .venv
 # without reinstalling the project; peers get their own venvs in .bench-venvs/.

@@ -20,7 +20,10 @@ directives = {
     "profile": DEBUG,
 }
 macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if DEBUG else []
-cflags = ["-O0", "-g"] if DEBUG else ["-O2"]
+# The release build carries no debug info (4 MB of it otherwise: Python's own
+# CFLAGS ask for -g) and is stripped at link time.
+cflags = ["-O0", "-g"] if DEBUG else ["-O2", "-g0"]
+ldflags = [] if DEBUG else ["-Wl,--strip-all"]
 
 extensions = [
     Extension(
@@ -29,6 +32,7 @@ extensions = [
         include_dirs=["protocol"],
         define_macros=macros,
         extra_compile_args=cflags,
+        extra_link_args=ldflags,
     )
 ]
 

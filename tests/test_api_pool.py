@@ -269,6 +269,7 @@ async def test_resize_shrink(dsn: str) -> None:
         pool.resize(1)
         assert pool.status().max_size == 1
         assert await (await pool.connection()).fetch_val("SELECT 1") == 1
+        bad: Any
         for bad in (0, -1, True, 1.5):
             with pytest.raises(exc.ConnectionPoolConfigurationError):
                 pool.resize(bad)

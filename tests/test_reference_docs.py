@@ -376,6 +376,7 @@ async def test_faq_cases_work_both_ways(pool) -> None:
             res = await conn.execute("SELECT id FROM users WHERE name = ANY($1)", [names])
             assert res.result() == [{"id": 1}]
         await conn.execute("CREATE TEMP TABLE arr_table (some_array VARCHAR ARRAY)")
+        empty: Any
         for empty in ([], VarCharArray([])):
             await conn.execute("INSERT INTO arr_table (some_array) VALUES ($1)", [empty])
         assert (await conn.execute("SELECT * FROM arr_table")).result() == \

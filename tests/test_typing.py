@@ -24,3 +24,16 @@ def test_mypy_clean() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+
+
+def test_typed_examples_pass_mypy_strict() -> None:
+    # examples/typed/ is idiomatic user code over every public class: the stubs must
+    # let `mypy --strict` accept it (a stub's `__aexit__ -> bool` once made every
+    # `return` inside `async with conn.transaction()` a "missing return").
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed (pip install -e '.[test]')")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "examples/typed/"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
