@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -245,4 +245,4 @@ def test_statement_uses_codecs():
     with pytest.raises(ValueError):
         _proto.Statement("s", "q", (), cols, (None,))
     with pytest.raises(TypeError):
-        _proto.Statement("s", "q", (), cols, (None, "x", None))
+        _proto.Statement("s", "q", (), cols, cast(Any, (None, "x", None)))

@@ -132,9 +132,11 @@ async def test_one_introspection_query_per_unknown_set_cached_per_pool(pool):
         await asyncio.gather(c1.execute("SELECT ROW(1,'x')::ut_pair AS p"),
                              c2.execute("SELECT 'ok'::ut_mood AS m"))
     assert types.queries == 1
-    # no query at all for built-in types
+    # no query at all for built-in types, decoded or not (void, regclass: initdb's)
     async with pool.acquire() as conn:
         await conn.execute("SELECT 1::int4, 'x'::text, now()")
+        assert (await conn.execute("SELECT pg_sleep(0) AS v, 'pg_class'::regclass AS r")
+                ).result() == [{"v": "", "r": "pg_class"}]
     assert types.queries == 1
 
 

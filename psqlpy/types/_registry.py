@@ -14,7 +14,9 @@ answer for the pool's lifetime, and builds:
 * arrays of any of these: nested lists.
 
 Types it cannot decode in binary (extension base types, ranges for now, composites
-holding one of those) get no codec: they come back as text, as before.
+holding one of those) get no codec: they come back as text, as before; so do the types
+initdb created that the static table does not decode (``void``, ``regclass``, the system
+catalogues' row types), which are never asked about.
 ``introspect=False`` turns all of this off (user-defined types then come back as text).
 """
 from __future__ import annotations
@@ -27,6 +29,12 @@ from ._introspect import TypeInfo, introspect
 # A pool meeting more distinct user-defined types than this (types created on the
 # fly) starts over rather than growing without bound.
 _MAX_TYPES = 4096
+
+# OIDs below FirstNormalObjectId belong to types initdb created (void, regclass, xid,
+# the system catalogues' row types, ...): never user-defined, and some (void, for
+# pg_sleep() and pg_notify()) are common enough that asking about them would cost a
+# round trip on many first queries.  They stay as the static table leaves them.
+_FIRST_NORMAL_OID = 16384
 
 
 class TypeRegistry:
@@ -63,7 +71,7 @@ class TypeRegistry:
         if not self.introspect or not columns:
             return None, False
         oids = [c.type_oid for c in columns]
-        unknown = _proto.oids_without_decoder(oids)
+        unknown = [o for o in _proto.oids_without_decoder(oids) if o >= _FIRST_NORMAL_OID]
         if not unknown:
             return None, False
         asked = await self._learn(pg, unknown)
