@@ -341,6 +341,9 @@ cdef class CoreProtocol:
                 req.columns = cols
             else:
                 req.columns = cols
+                if req.statement is not None and req.statement.text_results:
+                    # unprepared: the rows that follow are decoded by these types
+                    req.statement.describe_text(cols)
             return 0
         if mtype == b'2' or mtype == b'1' or mtype == b'3':
             frame_done(f, mtype)

@@ -23,6 +23,10 @@ cdef class Statement:
         Py_ssize_t ncols
         public bint closed
         public object cache_key
+        # text results (unprepared queries, see text_results())
+        readonly bint text_results
+        object _lookup
+        readonly list unknown_columns   # columns left as str: types not learned yet
 
     def __cinit__(self):
         self.decoders = NULL
@@ -33,6 +37,60 @@ cdef class Statement:
         self.result_formats = ()
         self.codecs = None
         self.closed = False
+        self.text_results = False
+        self._lookup = None
+        self.unknown_columns = []
+
+    @staticmethod
+    def text_results_for(str name, str query, param_oids, lookup=None):
+        """A statement whose results come in text format and are described only
+        by the RowDescription the server sends before its rows (Describe of the
+        portal, in the unprepared flow): the core then calls describe_text().
+        ``lookup(oid)``: a user-defined type's binary TypeCodec, None when it
+        has none, False when it was never introspected."""
+        cdef Statement st = Statement(name, query, param_oids, ())
+        st.text_results = True
+        st._lookup = lookup
+        return st
+
+    cpdef describe_text(self, columns):
+        """Per-column text decoders for ``columns``: the table's for scalars, a
+        text array codec for arrays, user-defined types through the lookup;
+        others (and types not learned yet: unknown_columns) stay str."""
+        cdef Py_ssize_t i
+        cdef uint32_t oid
+        cdef decode_func dec
+        cdef object codec
+        cdef list codecs = []
+        self.unknown_columns = []
+        for i, col in enumerate(columns):
+            oid = <uint32_t>col.type_oid
+            codec = None
+            if text_decoder(oid) == NULL:
+                if oid < CODEC_MAX_OID and _types[oid].elem != 0:
+                    codec = TypeCodec.builtin(oid).for_text()
+                elif self._lookup is not None and oid >= 16384:
+                    codec = self._lookup(oid)
+                    if codec is False:
+                        self.unknown_columns.append(i)
+                        codec = None
+                    elif codec is not None:
+                        codec = (<TypeCodec>codec).for_text()
+            codecs.append(codec)
+        self.set_description(self.param_oids, columns, codecs)
+        for i in range(self.ncols):
+            if self.decoders[i] != NULL or self.codecs is None or self.codecs[i] is None:
+                self.decoders[i] = text_decoder(<uint32_t>self.columns[i].type_oid)
+        self.result_formats = (0,) * self.ncols
+
+    def codec_for_text(self, Py_ssize_t i):
+        """The text TypeCodec the lookup has now for column ``i`` (None: str)."""
+        cdef object c = None
+        if self._lookup is not None:
+            c = self._lookup(self.columns[i].type_oid)
+        if c is None or c is False:
+            return None
+        return (<TypeCodec>c).for_text()
 
     def __init__(self, str name, str query, param_oids, columns, codecs=None):
         self.name = name
@@ -130,6 +188,32 @@ cdef int write_bind(WriteBuffer b, str portal, Statement st, object params) exce
             for i in range(st.ncols):
                 b.write_int16(<int16_t>st.result_formats[i])
     return b.end_message()
+
+
+def decode_text_columns(list rows, list columns, list codecs):
+    """Decode again, in place, the ``columns`` (indexes) of ``rows`` that were
+    left as str, with ``codecs`` (text TypeCodecs or None, one per column), once
+    their types are learned.  Returns the first error (the value is then None)."""
+    cdef Py_ssize_t r, j
+    cdef object first = None
+    cdef list vals
+    cdef bytes raw
+    cdef TypeCodec codec
+    for r in range(len(rows)):
+        vals = list(rows[r])
+        for j in range(len(columns)):
+            if codecs[j] is None or vals[columns[j]] is None:
+                continue
+            codec = codecs[j]
+            raw = (<str>vals[columns[j]]).encode("utf-8")
+            try:
+                vals[columns[j]] = codec.decode(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+            except Exception as e:
+                if first is None:
+                    first = e
+                vals[columns[j]] = None
+        rows[r] = tuple(vals)
+    return first
 
 
 def build_prepare(str name, str query, param_oids=None):

@@ -12,8 +12,8 @@ import logging
 import socket
 
 from . import protocol as _proto
-from . import _textcodecs
 from .types import TypeRegistry
+from .types import _unprepared
 from .exceptions import (
     BaseConnectionError,
     ConnectionClosedError,
@@ -386,20 +386,25 @@ class PgConnection:
         mode (two Syncs may reach two server connections there).  Parameter
         types come from the Python values (mostly "unspecified": the server
         infers them as for a prepared statement) and results are requested in
-        text and decoded by column type; see ``psqlpy._textcodecs``.
-        Returns an ``UnpreparedResult`` (rows, tag, statement like a Request)."""
-        oids, values = _textcodecs.prepare_params(params)
-        st = _proto.Statement("", sql, oids, ())   # no columns: all results in text
+        text and decoded by the core by column type (psqlpy/types/_unprepared.py).
+        Returns the finished Request."""
+        oids, values = _unprepared.prepare_params(params)
+        # no columns yet: every result comes in text, decoded as the Describe says
+        st = _proto.Statement.text_results_for("", sql, oids, self.types.lookup)
         data = _proto.build_parse("", sql, oids) + _proto.build_execute_statement(
             st, values, "", 0, True, True)
-        req = await self.request(_proto.REQUEST_EXTENDED, data, None)
+        req = await self.request(_proto.REQUEST_EXTENDED, data, st)
         self.raise_for(req, context)
-        if req.columns:
-            # user-defined types are known before their text is decoded
+        if st.unknown_columns:
+            # user-defined types met for the first time: learn them, then decode
+            # what was left as text
             await self.types.column_codecs(self, req.columns)
-        res = _textcodecs.UnpreparedResult(sql, oids, req, self.types)
-        self.raise_for(res, context)
-        return res
+            cols = st.unknown_columns
+            codecs = [st.codec_for_text(i) for i in cols]
+            err = _proto.decode_text_columns(req.rows, cols, codecs)
+            if err is not None:
+                raise err
+        return req
 
     async def execute_many(self, sql: str, seq_params, prepared: bool = True,
                            context=ConnectionExecuteError, batch_size: int = 1000):
@@ -499,7 +504,7 @@ def _retrieve(fut) -> None:
 
 def _unprepared_batch(sql: str, seq) -> bytes:
     """Parse(unnamed) + Bind/Execute for each row of ``seq``, no Sync."""
-    oids, rows = _textcodecs.prepare_many(seq)
+    oids, rows = _unprepared.prepare_many(seq)
     st = _proto.Statement("", sql, oids, ())
     return _proto.build_parse("", sql, oids) + _proto.build_execute_many(st, rows, False)
 

@@ -121,8 +121,6 @@ cdef enum:
     GEO_PAIR = 2      # box, lseg, circle: ((x, y), ...) or flat numbers
     GEO_POINTS = 3    # path, polygon: a sequence of points
 
-cdef uint8_t[CODEC_MAX_OID] _geo_elem_kind
-memset(_geo_elem_kind, 0, sizeof(_geo_elem_kind))
 
 
 cdef inline bint _is_coord(object v):
@@ -223,7 +221,7 @@ cdef int _enc_array(WriteBuffer buf, object value, uint32_t elem_oid) except -1:
     cdef int ndim, i
     cdef Py_ssize_t flags_at
     cdef bint empty = False
-    cdef int geo = _geo_elem_kind[elem_oid]
+    cdef int geo = _types[elem_oid].geo
     if not isinstance(value, (list, tuple)):
         return _raise_encode(pgtype, pgtype, value, "expected list or tuple")
     ndim = _array_shape(value, dims, pgtype, geo)

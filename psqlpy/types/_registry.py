@@ -111,6 +111,14 @@ class TypeRegistry:
             fut.set_result(None)
         return True
 
+    def lookup(self, oid: int):
+        """For a result column of type ``oid`` (not one of the table): its
+        TypeCodec, None when it has none, False when never introspected (or
+        introspection is off: then None)."""
+        if oid in self._info:
+            return self.codec(oid)
+        return False if self.introspect else None
+
     def codec(self, oid: int):
         """The TypeCodec for ``oid``: the static table's for a built-in type, one
         built from what introspection found for others, None for a type that cannot
@@ -147,5 +155,7 @@ class TypeRegistry:
             elem = self._part(info.element, depth)
             if elem is None or not elem.binary:
                 return None
-            return _proto.TypeCodec.array(oid, name, info.element, elem)
+            elem_info = self._info.get(info.element)
+            return _proto.TypeCodec.array(oid, name, info.element, elem,
+                                          elem_info.delimiter if elem_info else ",")
         return None

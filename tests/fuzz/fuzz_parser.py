@@ -131,6 +131,26 @@ def write_seeds() -> None:
         body = startup + _frame(b"2") + row + nrow + cc + rfq
         with open(os.path.join(cdir, f"ext-{oid}-{i}"), "wb") as f:
             f.write(bytes([1, 1, COLUMN_OIDS.index(oid)]) + struct.pack("!H", len(startup)) + body)
+    # unprepared queries: the RowDescription types the text rows that follow
+    for i, (oid, text) in enumerate(_text_values()):
+        desc = _frame(b"T", struct.pack("!h", 1) + _cstr("c") + struct.pack("!IhIhih", 0, 0, oid, -1, -1, 0))
+        row = _frame(b"D", struct.pack("!hi", 1, len(text)) + text)
+        body = startup + _frame(b"1") + _frame(b"2") + desc + row + cc + rfq
+        with open(os.path.join(cdir, f"text-{oid}-{i}"), "wb") as f:
+            f.write(bytes([1, 0x80, 0]) + struct.pack("!H", len(startup)) + body)
+
+
+def _text_values():
+    """One text-format value per kind of text decoder: (oid, text)."""
+    return [
+        (16, b"t"), (20, b"-9223372036854775808"), (701, b"-1.5e-300"), (1700, b"-1.50"),
+        (17, b"\\x00ff"), (1082, b"2024-02-29"), (1184, b"2024-01-02 03:04:05.1+05:30"),
+        (1186, b"1 year 2 mons -3 days -04:05:06.789"), (1266, b"01:02:03-08"),
+        (2950, b"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), (829, b"08:00:2b:01:02:03"),
+        (790, b"-$1,234.56"), (602, b"((1,2),(3,4))"), (1020, b"{(3,4),(1,2);(5,6),(0,0)}"),
+        (1009, b'{"a,b","c\\\\d",NULL}'), (1007, b"[0:1]={7,8}"),
+        (90002, b'(7,ok,"{x,NULL}")'), (90003, b'{"(7,ok,)",NULL}'),
+    ]
 
 
 def main() -> None:

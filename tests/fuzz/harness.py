@@ -16,7 +16,8 @@ suite (``tests/test_fuzz_regressions.py`` replays ``corpus/``):
     startup, then ``end_startup()``, then one or two Requests (kind, and for
     the extended kind a Statement whose result columns have fuzzer-chosen
     type OIDs, so the binary codecs, user-defined types' TypeCodecs included, decode
-    hostile bytes) are pushed with a
+    hostile bytes; or an unprepared one, described by the fuzzer's RowDescription,
+    so the text decoders do) are pushed with a
     dummy waiter and the rest is fed.  The core never raises out of ``feed``
     (it records the failure in ``core.error`` and fails the waiters); every
     recorded exception, every waiter exception and every ``decode_error``
@@ -170,7 +171,9 @@ def check_core(data: bytes) -> None:
     two_requests = bool(ctl & 4)
     pause_notifications = bool(ctl & 8)
     max_size = MAX_SIZES[(ctl >> 4) & 3]
-    ncols = s.byte() % 5
+    shape = s.byte()
+    ncols = shape % 5
+    text_results = bool(shape & 0x80)   # an unprepared query: described by its 'T'
     oids = [COLUMN_OIDS[s.byte() % len(COLUMN_OIDS)] for _ in range(ncols)]
     split = s.u16()
     stream = s.rest()
@@ -223,8 +226,12 @@ def check_core(data: bytes) -> None:
     cols = [FieldDescription(f"c{i}", 0, 0, oid, -1, -1, 1) for i, oid in enumerate(oids)]
     for _ in range(2 if two_requests else 1):
         codecs = [_USER_TYPES.codec(oid) if oid >= 90000 else None for oid in oids]
-        st = _proto.Statement("s", "q", (), cols, codecs) \
-            if kind == _proto.REQUEST_EXTENDED else None
+        if kind != _proto.REQUEST_EXTENDED:
+            st = None
+        elif text_results:
+            st = _proto.Statement.text_results_for("", "q", (), _USER_TYPES.lookup)
+        else:
+            st = _proto.Statement("s", "q", (), cols, codecs)
         waiter = _Waiter()
         req = _proto.Request(kind, waiter, st)
         try:
@@ -244,8 +251,9 @@ def check_core(data: bytes) -> None:
         _typed(waiter.exception, "waiter")
         _typed(req.decode_error, "decode_error")
         if kind == _proto.REQUEST_EXTENDED and req.statement is not None:
+            want = len(req.statement.columns) if text_results else ncols
             for row in req.rows:
-                assert len(row) == ncols, f"row of {len(row)} values for {ncols} columns"
+                assert len(row) == want, f"row of {len(row)} values for {want} columns"
         repr(req)
         req.tag  # noqa: B018 - exercises Request.tag
     if router is not None:
