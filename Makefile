@@ -6,6 +6,7 @@
 #   make annotate             Cython HTML annotation next to the .pyx files
 #   make test-pythons         the suite under each other CPython found (PYTHONS)
 #   make test-upstream        the reference driver's own test suite, unchanged, against ours
+#   make test-clients         the libraries built on the reference driver, on ours (compat/clients)
 #   make dist                 sdist + a manylinux wheel per CPython found, checked (dist/)
 #   make dist-check           each of them installed in a clean venv, smoke-tested
 #   make docs                 the documentation site (MkDocs), warnings as errors -> build/site
@@ -22,7 +23,7 @@ STAMP := $(VENV)/.psqlpy-installed
 # switching flavour regenerates the C file, since cythonize only looks at mtimes.
 MODE_FILE := build/.psqlpy-build-mode
 
-.PHONY: all venv build test test-pythons test-upstream wheel dist dist-check docs debug debug-build annotate demo bench profile clean distclean
+.PHONY: all venv build test test-pythons test-upstream test-clients wheel dist dist-check docs debug debug-build annotate demo bench profile clean distclean
 
 all: build
 
@@ -94,6 +95,30 @@ test-upstream: wheel $(UPSTREAM_STAMP)
 	$(UPSTREAM_VENV)/bin/python -m pip install -q --force-reinstall --no-deps build/wheel/psqlpy-*.whl
 	cd $(or $(TMPDIR),/tmp) && $(abspath $(UPSTREAM_DIR))/run.sh $(abspath $(UPSTREAM_VENV))/bin/python $(UPSTREAM_ARGS)
 
+# The libraries built on the reference driver, as a user who switches drivers
+# installs them: each in its own venv .venv-client-NAME with the library
+# installed --no-deps (compat/clients/NAME/library.txt: they pin the reference's
+# version ranges), its own dependencies pinned (requirements.txt) and ours from
+# the wheel; then compat/clients/run.py runs every NAME's scenarios on one
+# throwaway server. CLIENTS picks some (make test-clients CLIENTS=sqlalchemy),
+# CLIENTS_ARGS goes to each pytest, CLIENTS_DRIVER=psqlpy==0.13.1
+# CLIENT_VENV=.venv-refclient- runs them on the reference driver instead.
+CLIENTS ?= sqlalchemy sqlspec taskiq-psqlpy taskiq-postgres otlp
+CLIENT_VENV ?= .venv-client-
+CLIENTS_DRIVER ?=
+CLIENTS_ARGS ?=
+$(CLIENT_VENV)%/.requirements-installed: compat/clients/%/requirements.txt compat/clients/%/library.txt
+	test -x $(dir $@)bin/python || $(PYTHON) -m venv $(dir $@)
+	$(dir $@)bin/python -m pip install -q -r compat/clients/$*/requirements.txt
+	$(dir $@)bin/python -m pip install -q --no-deps -r compat/clients/$*/library.txt
+	touch $@
+test-clients: $(if $(CLIENTS_DRIVER),,wheel) $(foreach c,$(CLIENTS),$(CLIENT_VENV)$(c)/.requirements-installed)
+	@for c in $(CLIENTS); do \
+		$(CLIENT_VENV)$$c/bin/python -m pip install -q --force-reinstall --no-deps \
+			$(or $(CLIENTS_DRIVER),build/wheel/psqlpy-*.whl) || exit 2; \
+	done
+	$(PY) compat/clients/run.py $(foreach c,$(CLIENTS),$(c)=$(CLIENT_VENV)$(c)/bin/python) -- $(CLIENTS_ARGS)
+
 # What we distribute (tools/dist.sh): the sdist, then from it a wheel per CPython
 # of DIST_PYTHONS found here, repaired by auditwheel, checked by twine and
 # check-wheel-contents; dist-check installs each into a clean venv and runs
@@ -143,8 +168,13 @@ demo:
 #   make bench ARGS='--quick'            smoke run (small sizes, one round)
 #   make bench ARGS='--drivers ours,asyncpg --workloads notify --rounds 5'
 #   make profile WORKLOAD=fetch          flame graph: benchmarks/results/profile-fetch.svg
+# Then the logical replication benchmark (benchmarks/bench_replication.py: ours,
+# psycopg2's ReplicationCursor and the server's send rate), quick with --quick;
+# REPL_ARGS='--rounds 5' to change it, BENCH_REPLICATION=0 to leave it out.
 BENCH_STAMP := $(VENV)/.psqlpy-bench-installed
 ARGS ?=
+BENCH_REPLICATION ?= 1
+REPL_ARGS ?= $(if $(findstring --quick,$(ARGS)),--quick,)
 WORKLOAD ?= fetch
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
@@ -154,7 +184,10 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	touch $@
 
 bench: build $(BENCH_STAMP)
-	$(PY) benchmarks/run.py $(ARGS)
+	@status=0; $(PY) benchmarks/run.py $(ARGS) || status=1; \
+	if [ "$(BENCH_REPLICATION)" = 1 ]; then \
+		$(PY) benchmarks/bench_replication.py $(REPL_ARGS) || status=1; \
+	fi; exit $$status
 
 profile: build $(BENCH_STAMP)
 	$(PY) benchmarks/run.py --profile $(WORKLOAD) $(ARGS)
@@ -175,7 +208,7 @@ distclean: clean
 # the growing working corpus stays in build/fuzz/ (tests/fuzz/fuzz_parser.py explains).
 FUZZ_SECONDS ?= 60
 FUZZ_ASAN ?=
-FUZZ_TARGETS ?= reader core
+FUZZ_TARGETS ?= reader core replication
 .PHONY: fuzz
 fuzz:
 	@test -x $(PY) || { echo "run make build first"; exit 1; }

@@ -1,9 +1,11 @@
-"""make demo: LISTEN/NOTIFY and queries against a throwaway local server.
+"""make demo: LISTEN/NOTIFY, logical replication and queries against a throwaway local server.
 
 Starts the embedded default server (the test suite's throwaway cluster from
 the system PostgreSQL binaries, or the `pgserver` wheel's), then runs a
 Listener in callback mode and in iterator mode while another connection
-sends notifications, and prints what arrives and the rate.
+sends notifications, and prints what arrives and the rate.  Then the durable
+counterpart: a table's changes streamed from a logical replication slot, the
+consumer killed mid-way, and a new one resuming with nothing lost.
 ``PSQLPY_TEST_DSN`` points it at an existing server instead.
 """
 from __future__ import annotations
@@ -80,7 +82,60 @@ async def main(dsn: str) -> None:
         dt = time.perf_counter() - t0
         print(f"iterator mode: {count} notifications in {dt:.3f} s = {count / dt:,.0f}/s")
         await listener.shutdown()
+
+        await replication_demo(pool, conn)
     pool.close()
+
+
+async def replication_demo(pool, conn) -> None:
+    """A table's changes from a logical replication slot; the consumer is
+    killed after acknowledging orders 1-3 while it handles order 4, orders
+    6-7 are committed while no consumer runs, and a new consumer of the slot
+    gets 4, 5, 6, 7: every change after the last acknowledgement, none before."""
+    await conn.execute_batch(
+        "DROP PUBLICATION IF EXISTS demo_pub; DROP TABLE IF EXISTS demo_orders; "
+        "CREATE TABLE demo_orders (id int PRIMARY KEY, item text, qty int); "
+        "CREATE PUBLICATION demo_pub FOR TABLE demo_orders")
+    stream = pool.replication("demo_slot", "demo_pub", create_slot=True, status_interval=0.2)
+    await stream.startup()
+    try:
+        for i in range(1, 6):   # one transaction each
+            await conn.execute("INSERT INTO demo_orders VALUES ($1, $2, $3)", [i, f"item-{i}", i * 10])
+        await conn.execute("UPDATE demo_orders SET qty = 0 WHERE id = 5")
+        handling = asyncio.Event()
+
+        async def consumer():
+            async for tx in stream:
+                for change in tx.changes:
+                    print(f"replication: {change.kind} {change.table} {change.new}")
+                    if change.new["id"] == 4:
+                        handling.set()
+                        await asyncio.sleep(3600)   # killed here, before its ack
+                await stream.ack(tx)
+
+        task = asyncio.ensure_future(consumer())
+        await asyncio.wait_for(handling.wait(), 30)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await stream.shutdown()
+        print(f"replication: consumer killed while handling order 4; acknowledged up to "
+              f"{psqlpy.protocol.format_lsn(stream.confirmed_lsn)}")
+        for i in (6, 7):        # committed while no consumer runs
+            await conn.execute("INSERT INTO demo_orders VALUES ($1, $2, $3)", [i, f"item-{i}", i * 10])
+        resumed = pool.replication("demo_slot", "demo_pub")
+        await resumed.startup()
+        seen = []
+        async for tx in resumed:
+            seen += [(c.kind, c.new["id"]) for c in tx.changes]
+            await resumed.ack(tx)
+            if len(seen) == 5:
+                break
+        print(f"replication: a new consumer resumed with {seen}: nothing lost, "
+              f"nothing acknowledged seen twice")
+        await resumed.drop_slot()
+    finally:
+        await stream.shutdown()
+        await conn.execute_batch("DROP PUBLICATION demo_pub; DROP TABLE demo_orders")
 
 
 if __name__ == "__main__":

@@ -129,6 +129,8 @@ cdef class CoreProtocol:
         public object async_error_handler  # callable(fields): ErrorResponse with no request
         public object writer          # callable(bytes)
         public object owner           # the Connection given to notifications
+        public LogicalDecoder copy_both_sink  # a replication stream's: CopyBoth data goes there
+        bint _copy_both               # between CopyBothResponse and the server's CopyDone
         bint _paused
         readonly object error         # the exception that broke the stream, if any
         readonly unsigned long long notifications_received
@@ -179,6 +181,19 @@ cdef class CoreProtocol:
     @property
     def buffered_bytes(self):
         return self._rb.size()
+
+    @property
+    def message_limit(self):
+        """The largest message body accepted; a header claiming more is a ProtocolError
+        before any of the body is buffered.  Lowered during the startup (a server that
+        has not authenticated itself gets a few kilobytes, as with libpq)."""
+        return self._rb.max_message_size
+
+    @message_limit.setter
+    def message_limit(self, Py_ssize_t limit):
+        if limit < 5:
+            raise ValueError("message_limit must be at least 5")
+        self._rb.max_message_size = limit
 
     cdef void _process(self):
         cdef Py_ssize_t k
@@ -300,6 +315,11 @@ cdef class CoreProtocol:
         if self._current is None:
             return self._on_unsolicited(mtype, f)
         req = self._current
+        if mtype == b'd' and self._copy_both:
+            # A replication stream: decoded in C; 1 means its buffer is full.
+            if self.copy_both_sink.copy_data(f.p, f.n):
+                self._paused = True
+            return 0
         if mtype == b'D':
             return self._on_data_row(req, f)
         if mtype == b'C':
@@ -373,7 +393,13 @@ cdef class CoreProtocol:
             req.copy_data = []
             return 0
         if mtype == b'W':
-            raise ProtocolError("CopyBothResponse (replication) is not supported on this connection")
+            parse_copy_response(f, mtype)
+            if self.copy_both_sink is None:
+                raise ProtocolError("CopyBothResponse (replication) on a connection with no "
+                                    "replication stream")
+            self._copy_both = True
+            self.copy_both_sink.copy_both_started()
+            return 0
         if mtype == b'd':
             if req.copy_data is None:
                 raise ProtocolError("CopyData outside of COPY")
@@ -381,6 +407,7 @@ cdef class CoreProtocol:
             return 0
         if mtype == b'c':
             frame_done(f, mtype)
+            self._copy_both = False
             return 0
         raise ProtocolError(f"unexpected message {chr(<uint8_t>mtype)!r} while a query runs",
                             msg_type=bytes([<uint8_t>mtype]))

@@ -23,13 +23,20 @@ from .pool import ConnectionPool, ConnectionPoolStatus, connect, connect_pool
 from .pool_builder import ConnectionPoolBuilder
 from .prepared import Column, PreparedStatement
 from .protocol import ListenerNotificationMsg
+from .replication import (
+    UNCHANGED_TOAST,
+    Change,
+    LogicalReplication,
+    ReplicationTransaction,
+)
 from .transaction import Transaction
 
 __version__ = "0.13.0"
 
 __all__ = [
     "Column", "ConnRecyclingMethod", "Connection", "ConnectionPool", "ConnectionPoolBuilder",
-    "ConnectionPoolStatus", "Cursor", "Error", "IsolationLevel", "KeepaliveConfig", "Listener",
+    "ConnectionPoolStatus", "Cursor", "Error", "Change", "LogicalReplication",
+    "ReplicationTransaction", "UNCHANGED_TOAST", "IsolationLevel", "KeepaliveConfig", "Listener",
     "ListenerGap", "ListenerNotificationMsg", "LoadBalanceHosts", "PreparedStatement",
     "QueryResult", "ReadVariant", "Record", "SingleQueryResult", "SslMode",
     "TargetSessionAttrs", "Transaction", "connect", "connect_pool", "exceptions",

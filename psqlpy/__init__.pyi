@@ -25,6 +25,10 @@ from .pool_builder import ConnectionPoolBuilder as ConnectionPoolBuilder
 from .prepared import Column as Column
 from .prepared import PreparedStatement as PreparedStatement
 from .protocol import ListenerNotificationMsg as ListenerNotificationMsg
+from .replication import UNCHANGED_TOAST as UNCHANGED_TOAST
+from .replication import Change as Change
+from .replication import LogicalReplication as LogicalReplication
+from .replication import ReplicationTransaction as ReplicationTransaction
 from .transaction import Transaction as Transaction
 
 __version__: str

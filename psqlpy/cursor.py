@@ -160,10 +160,7 @@ class Cursor:
 
     async def fetchmany(self, size: int | None = None) -> QueryResult:
         """The next ``size`` rows (``array_size`` when None)."""
-        n = self.array_size if size is None else size
-        if n < 1:
-            raise CursorFetchError(f"fetch size must be at least 1, got {n}")
-        return await self._fetch(n)
+        return await self._fetch(_batch_size(self.array_size if size is None else size))
 
     async def fetchall(self, size: int | None = None) -> QueryResult:
         """Every remaining row.  ``size`` is in the reference's stub but not in its
@@ -245,7 +242,9 @@ class Cursor:
     async def __anext__(self) -> QueryResult:
         if self._exhausted and self._portal is not None:
             raise StopAsyncIteration
-        result = await self.fetchmany()
+        # _fetch, not fetchmany(): instrumentations wrap both public methods, and
+        # one batch must not be recorded twice.
+        result = await self._fetch(_batch_size(self.array_size))
         if len(result) == 0:
             raise StopAsyncIteration
         return result
@@ -253,6 +252,12 @@ class Cursor:
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("open" if self._portal else "new")
         return f"<psqlpy.Cursor {state} {self.querystring!r}>"
+
+
+def _batch_size(n: int) -> int:
+    if n < 1:
+        raise CursorFetchError(f"fetch size must be at least 1, got {n}")
+    return n
 
 
 def _done_future():

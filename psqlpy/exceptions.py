@@ -154,6 +154,19 @@ class ListenerCallbackError(BaseListenerError):
     """Invalid listener callback (it must be a coroutine function)."""
 
 
+class BaseReplicationError(InterfaceError):
+    """Base of logical replication errors (ours, beyond the reference driver)."""
+
+
+class ReplicationStartError(BaseReplicationError):
+    """The replication stream could not start, is already started, or is not started."""
+
+
+class ReplicationClosedError(BaseReplicationError):
+    """The replication stream ended and cannot resume (connection lost with
+    reconnect off, a temporary slot gone with its connection, a server error)."""
+
+
 class DatabaseError(Error):
     """Error related to the database (DB-API ``DatabaseError``)."""
 
@@ -253,6 +266,47 @@ def _rebuild_protocol_error(cls: type, message: str, offset: Any, msg_type: Any)
 
 class ConnectionLostError(BaseConnectionError, OperationalError):
     """The connection to the server was lost (socket closed, reset or timed out)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Ours: failures to connect
+# --------------------------------------------------------------------------------------------
+
+
+class ConnectError(BaseConnectionPoolError, ConnectionExecuteError, OperationalError):
+    """A connection could not be opened (every host was tried).
+
+    The reference driver raises :class:`BaseConnectionPoolError` for every failure to
+    connect (refused port, unknown host, unknown database, wrong password, TLS failure),
+    so this class derives from it, from :class:`ConnectionExecuteError` (what psqlpy
+    raised before) and from the DB-API :class:`OperationalError`.  A server's refusal
+    (an ErrorResponse during the startup) is raised as an instance of its SQLSTATE class
+    combined with this one (``except InvalidCatalogName`` / ``InvalidPassword`` /
+    ``InvalidAuthorizationSpecificationError`` work, so does ``except ConnectError``).
+
+    ``attempts`` lists ``(where, exception)`` for every host and mode tried, in order;
+    the message names each of them when there were several.  No message contains a
+    password, and no password is reachable through ``__cause__`` or ``__context__``.
+    """
+
+    attempts: list
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.attempts = []
+
+
+class ConnectTimeoutError(ConnectError, TimeoutError):
+    """``connect_timeout`` expired on every host (also a builtin TimeoutError).
+
+    The reference driver raises the builtin :class:`TimeoutError` here."""
+
+
+class ConnectSSLError(ConnectError, SSLError):
+    """TLS failed: not offered, handshake, certificate refused (also an SSLError).
+
+    Also raised when the local TLS files cannot be used (a missing ``root.crt`` for
+    ``verify-*``, a private key readable by others, ...)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -479,6 +533,8 @@ FeatureNotSupported = _specific("0A000", "FeatureNotSupported")
 InFailedSqlTransaction = _specific("25P02", "InFailedSqlTransaction")
 ProgramLimitExceeded = _specific("54000", "ProgramLimitExceeded")
 ObjectInUse = _specific("55006", "ObjectInUse")
+InvalidCatalogName = _specific("3D000", "InvalidCatalogName")
+TooManyConnections = _specific("53300", "TooManyConnections")
 
 
 def lookup_error_class(sqlstate: str | None) -> type[PostgresError]:
@@ -567,6 +623,9 @@ __all__ = [
     "ListenerStartError",
     "ListenerClosedError",
     "ListenerCallbackError",
+    "BaseReplicationError",
+    "ReplicationStartError",
+    "ReplicationClosedError",
     "DatabaseError",
     "DataError",
     "UUIDValueConvertError",
@@ -581,6 +640,9 @@ __all__ = [
     "SSLError",
     "ProtocolError",
     "ConnectionLostError",
+    "ConnectError",
+    "ConnectTimeoutError",
+    "ConnectSSLError",
     "PostgresError",
     "ERROR_FIELDS",
     "SQLSTATE_CLASS_ERRORS",

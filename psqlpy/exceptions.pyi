@@ -45,6 +45,10 @@ class PostgresError(DatabaseError):
     condition_name: str | None
     def __init__(self, fields: Mapping[str, str] | str | None = ...) -> None: ...
 
+class ConnectError(BaseConnectionPoolError, ConnectionExecuteError, OperationalError):
+    """A connection could not be opened (every host was tried)."""
+    attempts: list[tuple[str, BaseException]]
+
 # ---- the reference driver's hierarchy, ours, and the generated SQLSTATE classes
 
 class WarningError(Exception):
@@ -125,6 +129,15 @@ class ListenerClosedError(BaseListenerError):
 class ListenerCallbackError(BaseListenerError):
     """Invalid listener callback (it must be a coroutine function)."""
 
+class BaseReplicationError(InterfaceError):
+    """Base of logical replication errors (ours, beyond the reference driver)."""
+
+class ReplicationStartError(BaseReplicationError):
+    """The replication stream could not start, is already started, or is not started."""
+
+class ReplicationClosedError(BaseReplicationError):
+    """The replication stream ended and cannot resume (connection lost with"""
+
 class DatabaseError(Error):
     """Error related to the database (DB-API ``DatabaseError``)."""
 
@@ -163,6 +176,12 @@ class SSLError(DatabaseError):
 
 class ConnectionLostError(BaseConnectionError, OperationalError):
     """The connection to the server was lost (socket closed, reset or timed out)."""
+
+class ConnectTimeoutError(ConnectError, TimeoutError):
+    """``connect_timeout`` expired on every host (also a builtin TimeoutError)."""
+
+class ConnectSSLError(ConnectError, SSLError):
+    """TLS failed: not offered, handshake, certificate refused (also an SSLError)."""
 
 class SqlStatementNotYetCompleteError(PostgresError):
     """Server error of SQLSTATE class 03 (SqlStatementNotYetComplete)."""
@@ -353,4 +372,10 @@ class ProgramLimitExceeded(ProgramLimitExceededError):
 class ObjectInUse(ObjectNotInPrerequisiteStateError):
     """SQLSTATE 55006 (object_in_use)."""
 
-__all__ = ["WarningError", "Error", "InterfaceError", "BaseConnectionPoolError", "ConnectionPoolBuildError", "ConnectionPoolConfigurationError", "ConnectionPoolExecuteError", "BaseConnectionError", "ConnectionExecuteError", "ConnectionClosedError", "BaseTransactionError", "TransactionBeginError", "TransactionCommitError", "TransactionRollbackError", "TransactionSavepointError", "TransactionExecuteError", "TransactionClosedError", "BaseCursorError", "CursorStartError", "CursorCloseError", "CursorFetchError", "CursorClosedError", "BaseListenerError", "ListenerStartError", "ListenerClosedError", "ListenerCallbackError", "DatabaseError", "DataError", "UUIDValueConvertError", "MacAddrConversionError", "RustToPyValueMappingError", "PyToRustValueMappingError", "OperationalError", "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError", "SSLError", "ProtocolError", "ConnectionLostError", "PostgresError", "ERROR_FIELDS", "SQLSTATE_CLASS_ERRORS", "SQLSTATE_ERRORS", "lookup_error_class", "make_server_error", "SqlStatementNotYetCompleteError", "ConnectionExceptionError", "TriggeredActionExceptionError", "FeatureNotSupportedError", "InvalidTransactionInitiationError", "LocatorExceptionError", "InvalidGrantorError", "InvalidRoleSpecificationError", "DiagnosticsExceptionError", "CaseNotFoundError", "CardinalityViolationError", "DataExceptionError", "IntegrityConstraintViolationError", "InvalidCursorStateError", "InvalidTransactionStateError", "InvalidSqlStatementNameError", "TriggeredDataChangeViolationError", "InvalidAuthorizationSpecificationError", "DependentPrivilegeDescriptorsStillExistError", "InvalidTransactionTerminationError", "SqlRoutineExceptionError", "InvalidCursorNameError", "ExternalRoutineExceptionError", "ExternalRoutineInvocationExceptionError", "SavepointExceptionError", "InvalidCatalogNameError", "InvalidSchemaNameError", "PostgresTransactionRollbackError", "SyntaxErrorOrAccessRuleViolationError", "WithCheckOptionViolationError", "InsufficientResourcesError", "ProgramLimitExceededError", "ObjectNotInPrerequisiteStateError", "OperatorInterventionError", "PostgresSystemError", "SnapshotFailureError", "ConfigurationFileError", "ForeignDataWrapperError", "PlPgsqlError", "PostgresInternalError", "UniqueViolation", "ForeignKeyViolation", "NotNullViolation", "CheckViolation", "ExclusionViolation", "SerializationFailure", "DeadlockDetected", "QueryCanceled", "AdminShutdown", "CannotConnectNow", "UndefinedTable", "UndefinedColumn", "PostgresSyntaxError", "InvalidTextRepresentation", "DivisionByZero", "NumericValueOutOfRange", "InvalidParameterValue", "InvalidPassword", "InvalidAuthorizationSpecification", "FeatureNotSupported", "InFailedSqlTransaction", "ProgramLimitExceeded", "ObjectInUse"]
+class InvalidCatalogName(InvalidCatalogNameError):
+    """SQLSTATE 3D000 (invalid_catalog_name)."""
+
+class TooManyConnections(InsufficientResourcesError):
+    """SQLSTATE 53300 (too_many_connections)."""
+
+__all__ = ["WarningError", "Error", "InterfaceError", "BaseConnectionPoolError", "ConnectionPoolBuildError", "ConnectionPoolConfigurationError", "ConnectionPoolExecuteError", "BaseConnectionError", "ConnectionExecuteError", "ConnectionClosedError", "BaseTransactionError", "TransactionBeginError", "TransactionCommitError", "TransactionRollbackError", "TransactionSavepointError", "TransactionExecuteError", "TransactionClosedError", "BaseCursorError", "CursorStartError", "CursorCloseError", "CursorFetchError", "CursorClosedError", "BaseListenerError", "ListenerStartError", "ListenerClosedError", "ListenerCallbackError", "BaseReplicationError", "ReplicationStartError", "ReplicationClosedError", "DatabaseError", "DataError", "UUIDValueConvertError", "MacAddrConversionError", "RustToPyValueMappingError", "PyToRustValueMappingError", "OperationalError", "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError", "SSLError", "ProtocolError", "ConnectionLostError", "ConnectError", "ConnectTimeoutError", "ConnectSSLError", "PostgresError", "ERROR_FIELDS", "SQLSTATE_CLASS_ERRORS", "SQLSTATE_ERRORS", "lookup_error_class", "make_server_error", "SqlStatementNotYetCompleteError", "ConnectionExceptionError", "TriggeredActionExceptionError", "FeatureNotSupportedError", "InvalidTransactionInitiationError", "LocatorExceptionError", "InvalidGrantorError", "InvalidRoleSpecificationError", "DiagnosticsExceptionError", "CaseNotFoundError", "CardinalityViolationError", "DataExceptionError", "IntegrityConstraintViolationError", "InvalidCursorStateError", "InvalidTransactionStateError", "InvalidSqlStatementNameError", "TriggeredDataChangeViolationError", "InvalidAuthorizationSpecificationError", "DependentPrivilegeDescriptorsStillExistError", "InvalidTransactionTerminationError", "SqlRoutineExceptionError", "InvalidCursorNameError", "ExternalRoutineExceptionError", "ExternalRoutineInvocationExceptionError", "SavepointExceptionError", "InvalidCatalogNameError", "InvalidSchemaNameError", "PostgresTransactionRollbackError", "SyntaxErrorOrAccessRuleViolationError", "WithCheckOptionViolationError", "InsufficientResourcesError", "ProgramLimitExceededError", "ObjectNotInPrerequisiteStateError", "OperatorInterventionError", "PostgresSystemError", "SnapshotFailureError", "ConfigurationFileError", "ForeignDataWrapperError", "PlPgsqlError", "PostgresInternalError", "UniqueViolation", "ForeignKeyViolation", "NotNullViolation", "CheckViolation", "ExclusionViolation", "SerializationFailure", "DeadlockDetected", "QueryCanceled", "AdminShutdown", "CannotConnectNow", "UndefinedTable", "UndefinedColumn", "PostgresSyntaxError", "InvalidTextRepresentation", "DivisionByZero", "NumericValueOutOfRange", "InvalidParameterValue", "InvalidPassword", "InvalidAuthorizationSpecification", "FeatureNotSupported", "InFailedSqlTransaction", "ProgramLimitExceeded", "ObjectInUse", "InvalidCatalogName", "TooManyConnections"]

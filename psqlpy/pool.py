@@ -8,7 +8,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from ._config import parse_settings
+from ._connect import parse_settings
 from ._connect import open_connection
 from ._enums import ConnRecyclingMethod
 from .connection import Connection
@@ -307,6 +307,12 @@ class ConnectionPool:
     def listener(self, **kwargs):
         from .listener import Listener
         return Listener(self._config, **kwargs)
+
+    def replication(self, slot_name, publications, **kwargs):
+        """Ours: a LogicalReplication stream on its own replication connection
+        (never a pooled one); see psqlpy.replication."""
+        from .replication import LogicalReplication
+        return LogicalReplication(self._config, slot_name, publications, **kwargs)
 
     def close(self) -> None:
         """Close idle connections now, fail every waiter, refuse new requests; handed-out

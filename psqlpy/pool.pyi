@@ -7,6 +7,7 @@ from typing_extensions import Self
 from ._enums import ConnRecyclingMethod, LoadBalanceHosts, SslMode, TargetSessionAttrs
 from .connection import Connection
 from .listener import Listener
+from .replication import LogicalReplication
 from .types import TypeRegistry
 
 class ConnectionPoolStatus:
@@ -59,6 +60,20 @@ class ConnectionPool:
     def status(self) -> ConnectionPoolStatus: ...
     def resize(self, new_max_size: int) -> None: ...
     def listener(self, **kwargs: Any) -> Listener: ...
+    def replication(
+        self,
+        slot_name: str,
+        publications: str | Sequence[str],
+        *,
+        create_slot: bool = ...,
+        temporary: bool = ...,
+        start_lsn: int | str | None = ...,
+        max_buffered: int = ...,
+        status_interval: float = ...,
+        reconnect: bool = ...,
+        reconnect_delay: float = ...,
+        max_reconnect_delay: float = ...,
+    ) -> LogicalReplication: ...
     def close(self) -> None: ...
     async def wait_closed(self, timeout: float = ...) -> None: ...
     def __iter__(self) -> Self: ...

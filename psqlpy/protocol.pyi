@@ -255,9 +255,14 @@ class CoreProtocol:
     @property
     def buffered_bytes(self) -> int: ...
     @property
+    def message_limit(self) -> int: ...
+    @message_limit.setter
+    def message_limit(self, limit: int) -> None: ...
+    @property
     def pending_requests(self) -> int: ...
     @property
     def is_closed(self) -> bool: ...
+    copy_both_sink: LogicalDecoder | None
 
 
 # ---- binary COPY (copy.pyx) ----
@@ -280,6 +285,100 @@ class BinaryCopyEncoder:
 def encode_binary_copy(type_oids: Sequence[int], records: Iterable[Any],
                        column_names: Sequence[str] | None = ...) -> bytes: ...
 def rows_to_dicts(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]: ...
+
+# ---- logical replication (replication.pyx) ----
+from psqlpy._replmessages import (
+    Begin as Begin,
+    Commit as Commit,
+    Delete as Delete,
+    Insert as Insert,
+    Message as Message,
+    Origin as Origin,
+    PrimaryKeepalive as PrimaryKeepalive,
+    Relation as Relation,
+    StreamAbort as StreamAbort,
+    StreamCommit as StreamCommit,
+    StreamStart as StreamStart,
+    StreamStop as StreamStop,
+    Truncate as Truncate,
+    Type as Type,
+    Update as Update,
+    XLogData as XLogData,
+)
+import datetime
+
+class UnchangedToastType: ...
+
+UNCHANGED_TOAST: UnchangedToastType
+
+def pg_time_to_datetime(us: int) -> datetime.datetime: ...
+def pg_now() -> int: ...
+def format_lsn(lsn: int) -> str: ...
+def parse_lsn(text: str) -> int: ...
+
+class Change:
+    kind: str
+    schema: str | None
+    table: str | None
+    new: dict[str, Any] | None
+    old: dict[str, Any] | None
+    prefix: str | None
+    content: bytes | None
+    lsn: int
+    def __init__(self, kind: str, schema: str | None = ..., table: str | None = ...,
+                 new: dict[str, Any] | None = ..., old: dict[str, Any] | None = ...,
+                 prefix: str | None = ..., content: bytes | None = ..., lsn: int = ...) -> None: ...
+
+class ReplicationTransaction:
+    xid: int
+    commit_lsn: int
+    end_lsn: int
+    commit_time: datetime.datetime | None
+    changes: list[Change]
+    origin: str | None
+    decode_error: BaseException | None
+    def __init__(self, xid: int = ..., commit_lsn: int = ..., end_lsn: int = ...,
+                 commit_time: datetime.datetime | None = ..., changes: Iterable[Change] | None = ...,
+                 origin: str | None = ..., decode_error: BaseException | None = ...) -> None: ...
+    def __len__(self) -> int: ...
+
+class RelationInfo:
+    oid: int
+    schema: str
+    table: str
+    replica_identity: int
+    columns: tuple[tuple[int, str, int, int], ...]
+    column_names: tuple[str, ...]
+
+class LogicalDecoder:
+    """CopyData bodies of a logical replication stream in, committed transactions out."""
+    types: dict[int, tuple[str, str]]
+    ready: collections.deque[ReplicationTransaction]
+    buffered: int
+    max_buffered: int
+    full: bool
+    received_lsn: int
+    keepalive_lsn: int
+    skip_through: int
+    waiting: bool
+    on_ready: Callable[[], Any] | None
+    on_full: Callable[[], Any] | None
+    on_reply_requested: Callable[[], Any] | None
+    on_started: Callable[[], Any] | None
+    messages_received: int
+    def __init__(self, max_buffered: int = ...) -> None: ...
+    def reset(self) -> None: ...
+    @property
+    def relations(self) -> dict[int, RelationInfo]: ...
+    @property
+    def in_transaction(self) -> bool: ...
+    def feed_copy_data(self, data: bytes | bytearray | memoryview) -> bool: ...
+    def pop(self) -> ReplicationTransaction | None: ...
+
+def parse_copy_both_message(data: bytes | bytearray | memoryview) -> XLogData | PrimaryKeepalive: ...
+def parse_pgoutput_message(data: bytes | bytearray | memoryview, in_stream: bool = ...) -> BackendMessage: ...
+def build_standby_status_update(written: int, flushed: int, applied: int, clock: int | None = ...,
+                                reply: bool = ...) -> bytes: ...
 
 # ---- codec test hooks (codecs.pyx; private, used by the tests) ----
 def _decode_binary(oid: int, data: bytes | bytearray | memoryview) -> Any: ...

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
+from .exceptions import RustToPyValueMappingError
+
 T = TypeVar("T")
 
 __all__ = ["class_row", "tuple_row"]
 
 
-def tuple_row(row: dict[str, Any]) -> tuple[Any, ...]:
-    """The row's values as a tuple, in column order."""
+def tuple_row(row: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The row as ``(column, value)`` pairs, in column order.
+
+    Pairs, not bare values, because that is what the reference driver returns and
+    what code written for it unpacks (``tuple(v for _, v in row)``).
+    """
     if not isinstance(row, dict):
-        raise TypeError(f"tuple_row expects a dict, not {type(row).__name__}")
-    return tuple(row.values())
+        raise RustToPyValueMappingError(
+            f"tuple_row accepts only dict as a parameter, not {type(row).__name__}")
+    return tuple(row.items())
 
 
 def class_row(cls: Callable[..., T]) -> Callable[[dict[str, Any]], T]:

@@ -26,7 +26,16 @@ ssl_user          ssl_pw      scram-sha-256     ``hostssl`` only; plain TCP and 
 nossl_user        (none)      trust             ``hostnossl`` only (TLS over TCP is
                                                 rejected); the unix socket, never
                                                 TLS, is trusted too
+cert_user         (none)      cert              ``hostssl`` only, with a client
+                                                certificate signed by the suite's CA
+                                                (CN=cert_user); everything else is
+                                                rejected
 ================  ==========  ================  ==================================
+
+With TLS, ``tls_dir`` holds the CA (``ca.crt``, ``ca.key``), the client certificate of
+``cert_user`` (``client.crt``; ``client.key`` unencrypted, ``client-enc.key`` encrypted
+with :data:`CLIENT_KEY_PASSWORD`), all mode 0600 except the certificates.  The server
+trusts the same CA for client certificates (``ssl_ca_file``).
 
 Binaries are looked up in this order: ``$PSQLPY_PG_BINDIR``, ``pg_config
 --bindir``, the directory of ``initdb`` on ``PATH`` (symlinks resolved),
@@ -62,6 +71,10 @@ __all__ = [
     "PgStandby",
     "PgBouncer",
     "find_pgbouncer",
+    "CLIENT_KEY_PASSWORD",
+    "make_certificate",
+    "load_ca",
+    "write_pem",
 ]
 
 DATABASE = "psqlpy_test"
@@ -75,7 +88,11 @@ USERS: dict[str, str | None] = {
     "scram_user": "scram_pw",
     "ssl_user": "ssl_pw",
     "nossl_user": None,
+    "cert_user": None,
 }
+
+#: passphrase of ``client-enc.key``
+CLIENT_KEY_PASSWORD = "client-key-pass"
 
 _NEEDED = ("initdb", "pg_ctl", "postgres")
 
@@ -199,77 +216,100 @@ def _skip(msg: str) -> NoReturn:
     pytest.skip(msg)
 
 
-def _write_tls(dest: Path) -> tuple[Path, Path, Path]:
-    """Write ``ca.crt``, ``server.crt``, ``server.key`` into *dest*."""
+def make_certificate(issuer_cert, issuer_key, *, common_name: str, dns=(), ips=(),
+                     ca: bool = False, key=None, client: bool = False, days: int = 3650,
+                     not_before=None):
+    """A certificate (and its key) signed by ``issuer_cert``/``issuer_key``; with
+    ``issuer_cert=None`` a self-signed one.  ``key`` may be given (any `cryptography`
+    private key: RSA, EC, Ed25519); by default a 2048-bit RSA key."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     now = datetime.datetime.now(datetime.timezone.utc)
-    start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650)
-
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "psqlpy test CA")])
-    ca_cert = (
+    start = not_before or now - datetime.timedelta(days=1)
+    if key is None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    signer_key = issuer_key if issuer_key is not None else key
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
+        .subject_name(name)
+        .issuer_name(issuer_cert.subject if issuer_cert is not None else name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
+        .not_valid_after(start + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(digital_signature=True, content_commitment=False,
+                          key_encipherment=False, data_encipherment=False,
+                          key_agreement=False, key_cert_sign=True, crl_sign=True,
+                          encipher_only=False, decipher_only=False), critical=True,
+        ).add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                        critical=False)
+    else:
+        sans = [x509.DNSName(d) for d in dns] + [
+            x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    if issuer_key is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False)
+    algorithm = None if isinstance(signer_key, (ed25519.Ed25519PrivateKey,
+                                                ed448.Ed448PrivateKey)) else hashes.SHA256()
+    return builder.sign(signer_key, algorithm), key
 
-    ca_file = dest / "ca.crt"
-    cert_file = dest / "server.crt"
-    key_file = dest / "server.key"
-    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    os.chmod(ca_file, 0o644)
-    os.chmod(cert_file, 0o644)
-    os.chmod(key_file, 0o600)
+
+def load_ca(tls_dir: Path) -> tuple[Any, Any]:
+    """(certificate, private key) of the CA written by :func:`_write_tls`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate((Path(tls_dir) / "ca.crt").read_bytes())
+    key = serialization.load_pem_private_key((Path(tls_dir) / "ca.key").read_bytes(), None)
+    return cert, key
+
+
+def write_pem(path: Path, obj, *, password: str | None = None, mode: int = 0o600) -> Path:
+    """Write a certificate, CRL or private key as PEM (a key encrypted when
+    ``password`` is given) with ``mode``."""
+    from cryptography.hazmat.primitives import serialization
+
+    if hasattr(obj, "private_bytes"):
+        enc = (serialization.BestAvailableEncryption(password.encode()) if password
+               else serialization.NoEncryption())
+        fmt = (serialization.PrivateFormat.PKCS8 if password or not hasattr(obj, "key_size")
+               else serialization.PrivateFormat.TraditionalOpenSSL)
+        data = obj.private_bytes(serialization.Encoding.PEM, fmt, enc)
+    else:
+        data = obj.public_bytes(serialization.Encoding.PEM)
+    path.write_bytes(data)
+    os.chmod(path, mode)
+    return path
+
+
+def _write_tls(dest: Path) -> tuple[Path, Path, Path]:
+    """Write ``ca.crt``, ``ca.key``, ``server.crt``, ``server.key`` and the client
+    certificate of ``cert_user`` into *dest*; return (ca.crt, server.crt, server.key)."""
+    ca_cert, ca_key = make_certificate(None, None, common_name="psqlpy test CA", ca=True)
+    cert, key = make_certificate(ca_cert, ca_key, common_name="localhost",
+                                 dns=("localhost",), ips=("127.0.0.1",))
+    client_cert, client_key = make_certificate(ca_cert, ca_key, common_name="cert_user",
+                                               client=True)
+    ca_file = write_pem(dest / "ca.crt", ca_cert, mode=0o644)
+    write_pem(dest / "ca.key", ca_key)
+    cert_file = write_pem(dest / "server.crt", cert, mode=0o644)
+    key_file = write_pem(dest / "server.key", key)
+    write_pem(dest / "client.crt", client_cert, mode=0o644)
+    write_pem(dest / "client.key", client_key)
+    write_pem(dest / "client-enc.key", client_key, password=CLIENT_KEY_PASSWORD)
     return ca_file, cert_file, key_file
 
 
@@ -300,6 +340,8 @@ hostnossl  all          ssl_user    ::0/0          reject
 hostssl    all          ssl_user    127.0.0.1/32   scram-sha-256
 hostssl    all          ssl_user    ::1/128        scram-sha-256
 local      all          nossl_user                 trust
+hostssl    all          cert_user   127.0.0.1/32   cert
+hostssl    all          cert_user   ::1/128        cert
 hostssl    all          nossl_user  0.0.0.0/0      reject
 hostssl    all          nossl_user  ::0/0          reject
 hostnossl  all          nossl_user  127.0.0.1/32   trust
@@ -316,6 +358,7 @@ CREATE ROLE clear_user LOGIN PASSWORD 'clear_pw';
 CREATE ROLE scram_user LOGIN PASSWORD 'scram_pw';
 CREATE ROLE ssl_user LOGIN PASSWORD 'ssl_pw';
 CREATE ROLE nossl_user LOGIN;
+CREATE ROLE cert_user LOGIN;
 SET password_encryption = 'md5';
 CREATE ROLE md5_user LOGIN PASSWORD 'md5_pw';
 RESET password_encryption;
@@ -356,6 +399,8 @@ class PgCluster:
         self.data_dir: Path | None = None
         self.socket_dir: Path | None = None
         self.ca_file: Path | None = None
+        #: with TLS: the directory of ca.crt, ca.key, client.crt, client.key, client-enc.key
+        self.tls_dir: Path | None = None
         self.log_file: Path | None = None
         #: whether the server build supports TLS (the pgserver wheel's does not)
         self.ssl: bool = False
@@ -428,7 +473,7 @@ class PgCluster:
         if self.tmp_dir is not None:
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
             self.tmp_dir = self.data_dir = self.socket_dir = None
-            self.ca_file = self.log_file = None
+            self.ca_file = self.log_file = self.tls_dir = None
             self._provisioned = False
 
     def shutdown(self, mode: str = "fast") -> None:
@@ -583,12 +628,16 @@ class PgCluster:
             "postgres -C ssl_library",
         ).strip())
         if self.ssl:
-            self.ca_file, cert, key = _write_tls(self.tmp_dir)
+            self.tls_dir = self.tmp_dir / "tls"
+            self.tls_dir.mkdir()
+            self.ca_file, cert, key = _write_tls(self.tls_dir)
             for f in (cert, key):
                 target = self.data_dir / f.name
                 shutil.move(str(f), target)
                 self._chown(target)
             os.chmod(self.data_dir / "server.key", 0o600)
+            shutil.copy(self.ca_file, self.data_dir / "ca.crt")
+            self._chown(self.data_dir / "ca.crt")
 
         hba = self.data_dir / "pg_hba.conf"
         hba.write_text(_HBA)
@@ -603,8 +652,10 @@ class PgCluster:
             "synchronous_commit": "off",
             "full_page_writes": "off",
             "max_connections": 200,
-            "wal_level": "replica",
-            "max_wal_senders": 5,
+            # logical: replication slots for psqlpy.replication (and its tests)
+            "wal_level": "logical",
+            "max_wal_senders": 20,
+            "max_replication_slots": 20,
             "logging_collector": "off",
             "log_line_prefix": "%m [%p] %q%u@%d ",
             "log_min_messages": "warning",
@@ -613,7 +664,8 @@ class PgCluster:
             "dynamic_shared_memory_type": "posix",
         }
         if self.ssl:
-            conf.update(ssl="on", ssl_cert_file="server.crt", ssl_key_file="server.key")
+            conf.update(ssl="on", ssl_cert_file="server.crt", ssl_key_file="server.key",
+                        ssl_ca_file="ca.crt")
         conf.update(self._extra_conf)
         with open(self.data_dir / "postgresql.conf", "a") as fh:
             fh.write("\n# --- tests/pgcluster.py ---\n")
@@ -852,6 +904,7 @@ class PgStandby(PgCluster):
         self._chown(self.log_file)
         self.ssl = self.primary.ssl
         self.ca_file = self.primary.ca_file
+        self.tls_dir = self.primary.tls_dir
         # -R writes standby.signal and primary_conninfo; -X stream copies the
         # WAL needed to reach consistency.
         self._run(

@@ -11,7 +11,7 @@ import pytest
 import psqlpy
 from psqlpy import Connection, ConnectionPool, QueryResult, SingleQueryResult, Transaction, connect
 from psqlpy import exceptions as exc
-from psqlpy._config import parse_settings
+from psqlpy._connect import parse_settings
 
 
 async def _socket_gone(c: Connection) -> None:

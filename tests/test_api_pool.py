@@ -22,7 +22,7 @@ from psqlpy import (
     connect_pool,
 )
 from psqlpy import exceptions as exc
-from psqlpy._config import parse_settings
+from psqlpy._connect import parse_settings
 
 
 async def _close(pool: ConnectionPool) -> None:

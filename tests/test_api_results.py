@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from psqlpy import Connection, QueryResult, Record, SingleQueryResult, connect
+from psqlpy.exceptions import RustToPyValueMappingError
 from psqlpy.row_factories import class_row, tuple_row
 
 Q = "SELECT 1 AS a, 'x'::text AS b, NULL::int AS c UNION ALL SELECT 2, 'y', 3 ORDER BY a"
@@ -36,11 +37,13 @@ async def test_query_result(conn: Connection) -> None:
     assert [r["b"] for r in dec] == ["X", "Y"]
     assert res.result(custom_decoders={"b": str.upper}, as_tuple=True)[0] == (1, "X", None)
     assert res.as_class(Row) == [Row(1, "x", None), Row(2, "y", 3)]
-    assert res.row_factory(tuple_row) == [(1, "x", None), (2, "y", 3)]
+    # (column, value) pairs, as the reference's tuple_row gives (psqlpy-sqlalchemy unpacks them)
+    assert res.row_factory(tuple_row) == [
+        (("a", 1), ("b", "x"), ("c", None)), (("a", 2), ("b", "y"), ("c", 3))]
     assert res.row_factory(class_row(Row)) == [Row(1, "x", None), Row(2, "y", 3)]
     assert res.row_factory(lambda d: d["a"] * 10) == [10, 20]
     assert res.row_factory(tuple_row, custom_decoders={"a": lambda v: -v}) == [
-        (-1, "x", None), (-2, "y", 3)]
+        (("a", -1), ("b", "x"), ("c", None)), (("a", -2), ("b", "y"), ("c", 3))]
     assert len(res) == 2
 
 
@@ -51,13 +54,13 @@ async def test_empty_result(conn: Connection) -> None:
 
 
 async def test_single_query_result(conn: Connection) -> None:
-    row = await conn.fetch_row(Q)
+    row = await conn.fetch_row(Q + " LIMIT 1")  # fetch_row refuses several rows
     assert isinstance(row, SingleQueryResult)
     assert row.result() == {"a": 1, "b": "x", "c": None}
     assert row.result(as_tuple=True) == (1, "x", None)
     assert row.result(custom_decoders={"b": lambda v: v * 2}) == {"a": 1, "b": "xx", "c": None}
     assert row.as_class(Row) == Row(1, "x", None)
-    assert row.row_factory(tuple_row) == (1, "x", None)
+    assert row.row_factory(tuple_row) == (("a", 1), ("b", "x"), ("c", None))
     assert row.row_factory(class_row(Row)) == Row(1, "x", None)
 
 
@@ -92,9 +95,11 @@ async def test_records_share_columns(conn: Connection) -> None:
 
 
 def test_row_factories_unit() -> None:
-    assert tuple_row({"a": 1, "b": 2}) == (1, 2)
-    with pytest.raises(TypeError):
-        tuple_row([1, 2])  # type: ignore[arg-type]
+    assert tuple_row({"a": 1, "b": 2}) == (("a", 1), ("b", 2))
+    assert tuple_row({}) == ()
+    for bad in ([1, 2], None, (("a", 1),)):
+        with pytest.raises(RustToPyValueMappingError, match="only dict"):
+            tuple_row(bad)  # type: ignore[arg-type]
     assert class_row(Row)({"a": 1, "b": "q", "c": None}) == Row(1, "q", None)
 
 

@@ -13,7 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PKG = ROOT / "psqlpy"
 
 MODULES = ["connection", "transaction", "cursor", "pool", "pool_builder", "listener",
-           "_results", "_record", "prepared", "_enums", "row_factories", "exceptions",
+           "_results", "_record", "prepared", "_enums", "row_factories", "exceptions", "replication",
            "extra_types"]
 
 

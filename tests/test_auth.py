@@ -1,4 +1,4 @@
-"""Unit tests of psqlpy._auth (no database)."""
+"""Unit tests of psqlpy._connect.auth (no database)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from psqlpy._auth import (
+from psqlpy._connect.auth import (
     ScramSha256Client,
     certificate_signature_hash,
     md5_password,

@@ -1,5 +1,11 @@
-"""Unit tests of psqlpy._config: DSN forms, keyword arguments, env defaults, password file,
-errors (no database)."""
+"""Unit tests of psqlpy._connect's settings: DSN forms, keyword arguments, env defaults,
+password file, errors (no database).
+
+Where libpq and an earlier version of these tests disagreed, the tests now follow libpq
+(issue 16): a URI's userinfo ends at its first '@'; an empty URI password is no password;
+a host without a port next to one with a port gets 5432, not PGPORT; an empty port means
+the default; ``hostaddr`` no longer replaces ``host``; an empty PGSSLMODE is invalid.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,8 @@ import os
 
 import pytest
 
-from psqlpy._config import ConnectConfig, lookup_pgpass, parse_dsn, parse_settings
+from psqlpy._connect.settings import ConnectConfig, parse_dsn, parse_settings
+from psqlpy._connect.pgpass import password_from_file
 from psqlpy._enums import LoadBalanceHosts, SslMode, TargetSessionAttrs
 from psqlpy.exceptions import ConnectionPoolConfigurationError as CfgError
 
@@ -78,9 +85,15 @@ def test_env_defaults(ps):
 
 
 def test_empty_env_is_unset(ps):
-    c = ps(env={"PGHOST": "", "PGPORT": "", "PGSSLMODE": "", "PGDATABASE": ""})
+    c = ps(env={"PGHOST": "", "PGPORT": "", "PGDATABASE": "", "PGSSLROOTCERT": ""})
     assert c.hosts == (("localhost", 5432),) and c.ssl_mode is SslMode.Prefer
-    assert c.database == "envuser"
+    assert c.database == "envuser" and c.ca_file is None
+
+
+def test_empty_env_enum_is_invalid(ps):
+    # libpq: an environment variable set to "" is a value, and "" is no sslmode
+    err(ps, "PGSSLMODE value ''", env={"PGSSLMODE": ""})
+    err(ps, "PGCHANNELBINDING value ''", env={"PGCHANNELBINDING": ""})
 
 
 def test_keywords_override_env(ps):
@@ -130,15 +143,25 @@ def test_url_plus_is_not_space(ps):
 
 
 def test_url_password_with_at_sign(ps):
-    c = ps(dsn="postgres://u:p@ss@h/d")  # last '@' separates the host
-    assert c.password == "p@ss" and c.hosts == (("h", 5432),)
+    # libpq: the userinfo ends at the first '@' (an '@' in a password is written %40)
+    c = ps(dsn="postgres://u:p@ss@h/d")
+    assert c.password == "p" and c.hosts == (("ss@h", 5432),)
+    assert ps(dsn="postgres://u:p%40ss@h/d").password == "p@ss"
+
+
+def test_url_password_with_hash_and_question_mark(ps):
+    # no fragment in libpq URIs: '#' and '?' in the userinfo are the password's
+    c = ps(dsn="postgresql://u:Zq7#SEC?RET@h:5433/d?application_name=a#b")
+    assert c.password == "Zq7#SEC?RET" and c.hosts == (("h", 5433),)
+    assert c.application_name == "a#b"
+    assert ps(dsn="postgres://h/d#x").database == "d#x"
 
 
 def test_url_user_without_password(ps):
     c = ps(dsn="postgres://bob@h/d")
     assert c.user == "bob" and c.password is None
     c = ps(dsn="postgres://bob:@h/d")
-    assert c.password == ""
+    assert c.password is None  # libpq stores no empty password
 
 
 def test_url_multi_host(ps):
@@ -147,8 +170,13 @@ def test_url_multi_host(ps):
 
 
 def test_url_multi_host_default_port_from_env(ps):
+    # libpq: the URI set "port" to "7000," so PGPORT is not read; the empty entry is 5432
     c = ps(dsn="postgres://h1:7000,h2/d", env={"PGPORT": "7777"})
-    assert c.hosts == (("h1", 7000), ("h2", 7777))
+    assert c.hosts == (("h1", 7000), ("h2", 5432))
+    # even two hosts without ports store the port list ",": both 5432, PGPORT unused
+    assert ps(dsn="postgres://h1,h2/d", env={"PGPORT": "7777"}).hosts == (
+        ("h1", 5432), ("h2", 5432))
+    assert ps(dsn="postgres://h1/d", env={"PGPORT": "7777"}).hosts == (("h1", 7777),)
 
 
 def test_url_ipv6(ps):
@@ -199,28 +227,40 @@ def test_url_zero_timeout_is_none(ps):
     ("mysql://h/d", "scheme 'mysql'"),
     ("http://h", "scheme 'http'"),
     ("postgres://h:abc/d", "port 'abc'"),
-    ("postgres://h:/d", "empty port"),
     ("postgres://h:0/d", "port 0"),
     ("postgres://h:70000/d", "port 70000"),
     ("postgres://h:-1/d", "port '-1'"),
-    ("postgres://[::1/d", r"missing '\]'"),
+    ("postgres://[::1/d", r"matching '\]'"),
+    ("postgres://[]/d", "may not be empty"),
     ("postgres://[::1]x/d", "after IPv6"),
-    ("postgres://h/d?sslmode=bogus", "sslmode value 'bogus'"),
-    ("postgres://h/d?foo=bar", "parameter 'foo'"),
-    ("postgres://h/d?sslmode", "missing '=' after DSN parameter 'sslmode'"),
-    ("postgres://h/d?target_session_attrs=primary", "target_session_attrs value 'primary'"),
-    ("postgres://h/d?load_balance_hosts=sometimes", "load_balance_hosts value 'sometimes'"),
-    ("postgres://h/d?connect_timeout=abc", "connect_timeout value 'abc'"),
-    ("postgres://h/d?keepalives=maybe", "keepalives value 'maybe'"),
+    ("postgres://h/d?sslmode=bogus", "sslmode' value 'bogus'"),
+    ("postgres://h/d?sslmode=REQUIRE", "sslmode' value 'REQUIRE'"),
+    ("postgres://h/d?foo=bar", "option 'foo'"),
+    ("postgres://h/d?sslmode", "missing key/value separator '=' in DSN query parameter 'sslmode'"),
+    ("postgres://h/d?a=b=c", "extra key/value separator"),
+    ("postgres://h/d?sslmode=require&&x=y", "missing key/value separator"),
+    ("postgres://h/d?target_session_attrs=primary", "target_session_attrs' value 'primary'"),
+    ("postgres://h/d?load_balance_hosts=sometimes", "value 'sometimes'"),
+    ("postgres://h/d?connect_timeout=abc", "invalid integer value 'abc'"),
+    ("postgres://h/d?keepalives=maybe", "invalid integer value 'maybe'"),
     ("postgres://h/d?keepalives_count=-1", "keepalives_count"),
-    ("postgres://h/%zz", "percent-encoding in DSN database name '%zz'"),
+    ("postgres://h/%zz", "invalid percent-encoded token in DSN database name '%zz'"),
     ("postgres://h/%ff", "database name '%ff' is not valid UTF-8"),
-    ("postgres://h/d?options=a%00b", "options.*NUL"),
-    ("postgres://u%00x@h/d", "user.*NUL"),
-    ("postgres://h/d?sslcert=%2Fc.pem", "'sslcert' is not supported"),
+    ("postgres://h/d%00x", "forbidden value %00"),
+    ("postgres://h/d?options=a%00b", "forbidden value %00"),
     ("postgres://h/d?service=x", "'service' is not supported"),
-    ("postgres://h/d?gssencmode=require", "gssencmode"),
-    ("postgres://h/d?channel_binding=require", "channel_binding"),
+    ("postgres://h/d?gssencmode=require", "GSSAPI is not supported"),
+    ("postgres://h/d?krbsrvname=postgres", "GSSAPI is not supported"),
+    ("postgres://h/d?gsslib=gssapi", "GSSAPI is not supported"),
+    ("postgres://h/d?gssdelegation=1", "GSSAPI is not supported"),
+    ("postgres://h/d?require_auth=gss", "GSSAPI is not supported"),
+    ("postgres://h/d?require_auth=scram-sha-256,sspi", "GSSAPI is not supported"),
+    ("postgres://h/d?channel_binding=always", "channel_binding' value 'always'"),
+    ("postgres://h/d?sslcertmode=require", "sslcertmode'=require is not supported"),
+    ("postgres://h/d?sslnegotiation=direct", "sslnegotiation'=direct is not supported"),
+    ("postgres://h/d?ssl_min_protocol_version=TLSv2", "ssl_min_protocol_version"),
+    ("postgres://h/d?ssl_min_protocol_version=TLSv1.3&ssl_max_protocol_version=TLSv1.2",
+     "invalid SSL protocol version range"),
     ("postgres://h/d?client_encoding=LATIN1", "client_encoding"),
     ("postgres://h/d?sslrootcert=system&sslmode=require", "weak sslmode 'require'"),
 ])
@@ -230,23 +270,46 @@ def test_url_errors(ps, dsn, match):
 
 def test_url_accepted_only_values(ps):
     c = ps(dsn="postgres://h/d?gssencmode=disable&channel_binding=prefer&sslsni=1"
-               "&client_encoding=utf8&sslnegotiation=postgres")
+               "&client_encoding=utf8&sslnegotiation=postgres&gssdelegation=0"
+               "&sslcompression=1&gssencmode=prefer&sslcertmode=allow")
     assert c.hosts == (("h", 5432),)
+
+
+def test_empty_url_port_means_default(ps):
+    assert ps(dsn="postgres://h:/d").hosts == (("h", 5432),)
+    assert ps(dsn="postgres://h:/d", env={"PGPORT": "7"}).hosts == (("h", 7),)
+    assert ps(dsn="postgres://h1:,h2:6/d").hosts == (("h1", 5432), ("h2", 6))
+
+
+def test_requiressl_keyword(ps):
+    assert ps(dsn="host=h requiressl=1").ssl_mode is SslMode.Require
+    assert ps(dsn="host=h requiressl=0").ssl_mode is SslMode.Prefer
+    assert ps(env={"PGREQUIRESSL": "1"}).ssl_mode is SslMode.Require
+    assert ps(env={"PGREQUIRESSL": "1", "PGSSLMODE": "allow"}).ssl_mode is SslMode.Allow
 
 
 def test_url_sslrootcert_system(ps):
     c = ps(dsn="postgres://h/d?sslrootcert=system")
-    assert c.ssl_mode is SslMode.VerifyFull and c.ca_file is None
+    assert c.ssl_mode is SslMode.VerifyFull and c.ca_file == "system"
 
 
 def test_url_password_never_in_errors(ps):
-    msg = err(ps, "percent-encoding", dsn=f"postgres://u:{SECRET}%zz@h/d")
+    msg = err(ps, "percent-encoded", dsn=f"postgres://u:{SECRET}%zz@h/d")
     assert "password" in msg
-    msg = err(ps, "not valid UTF-8", dsn=f"postgres://u:{SECRET}%ff@h/d")
     err(ps, "port", dsn=f"postgres://u:{SECRET}@h:x/d")
     err(ps, "sslmode", dsn=f"postgres://u:{SECRET}@h/d?sslmode=x")
     err(ps, "unterminated", dsn=f"host=h password='{SECRET}")
-    err(ps, "percent-encoding", dsn=f"postgres://h/d?password={SECRET}%zz")
+    err(ps, "percent-encoded", dsn=f"postgres://h/d?password={SECRET}%zz")
+    err(ps, "percent-encoded", dsn=f"postgres://h/d?sslpassword={SECRET}%zz")
+    err(ps, "missing '='", dsn=f"host=h {SECRET}")
+    err(ps, "unexpected spaces", dsn=f"postgres://u:{SECRET} x@h/d")   # libpq quotes it
+    err(ps, "scheme", dsn=f"mysql://u:{SECRET}@h/d")
+
+
+def test_url_password_keeps_raw_bytes(ps):
+    # libpq sends a percent-encoded password's bytes as they are, UTF-8 or not
+    c = ps(dsn="postgres://u:%ff%fe@h/d")
+    assert c.password.encode("utf-8", "surrogateescape") == b"\xff\xfe"
 
 
 def test_url_fallback_application_name(ps):
@@ -283,10 +346,17 @@ def test_kv_multi_host(ps):
 
 
 def test_kv_hostaddr(ps):
-    assert ps(dsn="hostaddr=10.0.0.1 port=5").hosts == (("10.0.0.1", 5),)
-    assert ps(dsn="host=a,b hostaddr=10.0.0.1,10.0.0.2").hosts == (
-        ("10.0.0.1", 5432), ("10.0.0.2", 5432))
-    err(ps, "hostaddr", dsn="host=a,b hostaddr=10.0.0.1")
+    # libpq: hostaddr is where to connect; host stays the name (TLS, password file)
+    c = ps(dsn="hostaddr=10.0.0.1 port=5")
+    assert c.hosts == (("10.0.0.1", 5),)
+    assert [(t.host, t.hostaddr, t.address) for t in c.targets] == [("", "10.0.0.1", "10.0.0.1")]
+    c = ps(dsn="host=a,b hostaddr=10.0.0.1,10.0.0.2")
+    assert c.hosts == (("a", 5432), ("b", 5432))
+    assert [(t.host, t.address) for t in c.targets] == [("a", "10.0.0.1"), ("b", "10.0.0.2")]
+    err(ps, "could not match 2 host names to 1 hostaddr values",
+        dsn="host=a,b hostaddr=10.0.0.1")
+    c = ps(dsn="host=db.example", env={"PGHOSTADDR": "10.0.0.9"})
+    assert [(t.host, t.address) for t in c.targets] == [("db.example", "10.0.0.9")]
 
 
 def test_kv_empty_dsn(ps):
@@ -295,19 +365,22 @@ def test_kv_empty_dsn(ps):
 
 
 @pytest.mark.parametrize("dsn, match", [
-    ("host=a,b port=1,2,3", "2 hosts but 3 ports"),
-    ("host=a port=1,2", "1 hosts but 2 ports"),
-    ("host=a port=", "empty port"),
-    ("host=a,b port=1,", "empty port"),
+    ("host=a,b port=1,2,3", "could not match 3 port numbers to 2 hosts"),
+    ("host=a port=1,2", "could not match 2 port numbers to 1 hosts"),
     ("host=a port=x", "port 'x'"),
     ("host", "missing '=' after 'host'"),
     ("host=a dbname", "missing '=' after 'dbname'"),
     ("mydb", "missing '=' after 'mydb'"),
     ("host=a user='abc", "unterminated quoted string"),
-    ("host=a bogus=1", "parameter 'bogus'"),
-    ("host=a sslmode=verify_full", "sslmode value 'verify_full'"),
-    ("host=a sslkey=/k", "'sslkey' is not supported"),
+    ("host=a bogus=1", "option 'bogus'"),
+    ("host=a sslmode=verify_full", "sslmode' value 'verify_full'"),
+    ("host=a sslkey=/k sslcertmode=require", "sslcertmode'=require is not supported"),
     ("host=a\x00b", "NUL"),
+    ("host=a require_auth=password,!md5", "cannot be mixed"),
+    ("host=a require_auth=!md5,password", "cannot be mixed"),
+    ("host=a require_auth=md5,md5", "more than once"),
+    ("host=a require_auth=none,none", "more than once"),
+    ("host=a require_auth=kerberos", "invalid require_auth value 'kerberos'"),
 ])
 def test_kv_errors(ps, dsn, match):
     err(ps, match, dsn=dsn)
@@ -318,6 +391,18 @@ def test_parse_dsn_raw():
         "user": "u", "password": "p", "host": "a,b", "port": "1,", "dbname": "d",
         "sslmode": "require"}
     assert parse_dsn("host=a port=1") == {"host": "a", "port": "1"}
+    # later keywords win; whitespace is ASCII only; a quoted value keeps its spaces
+    assert parse_dsn("host=a host=b") == {"host": "b"}
+    assert parse_dsn("host=\u00a0a") == {"host": "\u00a0a"}
+    assert parse_dsn("host = ' a b ' port=\t5") == {"host": " a b ", "port": "5"}
+    assert parse_dsn("postgresql://[::1]:5,h?ssl=true") == {"host": "::1,h", "port": "5,",
+                                                            "sslmode": "require"}
+    assert parse_dsn("postgres://%2Fsock/d") == {"host": "/sock", "dbname": "d"}
+
+
+def test_kv_empty_ports_mean_default(ps):
+    assert ps(dsn="host=a port=").hosts == (("a", 5432),)
+    assert ps(dsn="host=a,b port=1,").hosts == (("a", 1), ("b", 5432))
 
 
 # ---------------------------------------------------------------------------- dsn vs keywords
@@ -379,6 +464,7 @@ def test_keyword_host_ignored_env_host(ps):
     (dict(port=True), "port True"),
     (dict(port="x"), "port 'x'"),
     (dict(port=""), "empty port"),
+    (dict(password="a\udc80\ud800"), "cannot be encoded"),
     (dict(port=1.5), "port 1.5"),
     (dict(ssl_mode="nope"), "ssl_mode value 'nope'"),
     (dict(ssl_mode=3), "ssl_mode must be a SslMode"),
@@ -477,34 +563,167 @@ def test_pgpass_lookup(home, ps):
                   "other:5432:*:*:nope\n"
                   "h:5432:d:u:first\n"
                   "h:*:*:u:second\n"
-                  r"h\:x:1:db\\1:u:esc\:aped" "\n"
+                  r"h\:x:1:db\\1:u:esc\:aped:ignored" "\n"
                   "localhost:5432:*:*:local\n"
                   "*:*:*:*:any\n")
-    env = {"HOME": str(home)}
-    assert lookup_pgpass("h", 5432, "d", "u", env) == "first"
-    assert lookup_pgpass("h", 9999, "zz", "u", env) == "second"
-    assert lookup_pgpass("h:x", 1, "db\\1", "u", env) == "esc:aped"
-    assert lookup_pgpass("/var/run/postgresql", 5432, "d", "v", env) == "local"
-    assert lookup_pgpass("zzz", 1, "d", "v", env) == "any"
+    path = str(home / ".pgpass")
+    assert password_from_file(path, "h", "5432", "d", "u") == "first"
+    assert password_from_file(path, "h", "9999", "zz", "u") == "second"
+    # the password ends at the first unescaped ':' (libpq)
+    assert password_from_file(path, "h:x", "1", "db\\1", "u") == "esc:aped"
+    assert password_from_file(path, "/var/run/postgresql", "5432", "d", "v") == "local"
+    assert password_from_file(path, "", "", "d", "v") == "local"   # '' and 5432
+    assert password_from_file(path, "zzz", "1", "d", "v") == "any"
+    assert password_from_file(path, "zzz", "1", "", "v") is None   # no database: no lookup
     # used by parse_settings when no password is given
-    assert ps(dsn="host=h dbname=d user=u").password == "first"
-    assert ps(dsn="host=h dbname=d user=u password=given").password == "given"
-    assert ps(dsn="host=h dbname=d user=u", env={"PGPASSWORD": "envpw"}).password == "envpw"
-    assert ps(dsn="host=nope,h dbname=d user=u").password == "any"
+    assert ps(dsn="host=h dbname=d user=u").password is None
+    assert ps(dsn="host=h dbname=d user=u").targets[0].password == "first"
+    assert ps(dsn="host=h dbname=d user=u password=given").targets[0].password == "given"
+    assert ps(dsn="host=h dbname=d user=u", env={"PGPASSWORD": "envpw"}).targets[0].password == "envpw"
+
+
+def test_pgpass_per_host_and_port(home, ps):
+    # issue 16 item 4: each host gets its own line (or none), never the first host's
+    _write_pgpass(home / ".pgpass", "h1:5432:*:*:pw1\nh2:6000:*:*:pw2\n")
+    c = ps(dsn="host=h1,h2,h3 port=5432,6000,5432 dbname=d user=u")
+    assert [t.password for t in c.targets] == ["pw1", "pw2", None]
+    c = ps(dsn="postgres://u@h1,h2:6000/d")
+    assert [t.password for t in c.targets] == ["pw1", "pw2"]
+    c = ps(dsn="host=h2 hostaddr=10.0.0.2 port=6000 dbname=d user=u")   # host, not hostaddr
+    assert [t.password for t in c.targets] == ["pw2"]
+    c = ps(dsn="hostaddr=10.0.0.2 port=6000 dbname=d user=u")           # no host: hostaddr
+    assert [t.password for t in c.targets] == [None]
+    assert "pw1" not in repr(c) and "pw2" not in repr(ps(dsn="host=h2 port=6000 user=u"))
 
 
 def test_pgpass_pgpassfile_and_passfile_param(tmp_path, ps):
     f = tmp_path / "pf"
     _write_pgpass(f, "*:*:*:*:fromfile\n")
-    assert lookup_pgpass("h", 1, "d", "u", {"PGPASSFILE": str(f)}) == "fromfile"
-    assert ps(env={"PGPASSFILE": str(f)}).password == "fromfile"
-    assert ps(dsn=f"host=h passfile={f}").password == "fromfile"
+    assert password_from_file(str(f), "h", "1", "d", "u") == "fromfile"
+    assert ps(env={"PGPASSFILE": str(f)}).targets[0].password == "fromfile"
+    assert ps(dsn=f"host=h passfile={f}").targets[0].password == "fromfile"
 
 
 def test_pgpass_ignored_when_missing_or_world_readable(home, tmp_path):
-    assert lookup_pgpass("h", 1, "d", "u", {"HOME": str(home)}) is None
-    assert lookup_pgpass("h", 1, "d", "u", {"PGPASSFILE": str(tmp_path / "none")}) is None
+    assert password_from_file(str(home / ".pgpass"), "h", "1", "d", "u") is None
+    assert password_from_file(str(tmp_path / "none"), "h", "1", "d", "u") is None
     _write_pgpass(home / ".pgpass", "*:*:*:*:x\n", mode=0o644)
     if os.name == "posix":
-        assert lookup_pgpass("h", 1, "d", "u", {"HOME": str(home)}) is None
-    assert lookup_pgpass("h", 1, "d", "u", {"PGPASSFILE": str(tmp_path)}) is None  # a dir
+        assert password_from_file(str(home / ".pgpass"), "h", "1", "d", "u") is None
+    assert password_from_file(str(tmp_path), "h", "1", "d", "u") is None  # a dir
+
+
+# ---------------------------------------------------------------------------- TLS and auth
+
+
+def test_tls_defaults(ps, home):
+    t = ps().tls
+    assert (t.mode, t.rootcert, t.cert, t.key, t.crl, t.crldir) == (
+        SslMode.Prefer, None, None, None, None, None)
+    assert t.sni is True and t.send_cert is True and t.home == str(home)
+    assert (t.min_version, t.max_version) == ("TLSv1.2", None)
+    a = ps().auth
+    assert (a.channel_binding, a.require_auth, a.auth_required) == ("prefer", None, False)
+
+
+def test_tls_settings_from_dsn_and_environment(ps):
+    dsn = ("host=h sslmode=verify-full sslrootcert=/r.crt sslcert=/c.crt sslkey=/c.key "
+           "sslpassword=" + SECRET + " sslcrl=/r.crl sslcrldir=/crls sslsni=0 "
+           "ssl_min_protocol_version=TLSv1.3 channel_binding=require "
+           "require_auth=scram-sha-256")
+    c = ps(dsn=dsn)
+    t = c.tls
+    assert (t.mode, t.rootcert, t.cert, t.key, t.password, t.crl, t.crldir, t.sni) == (
+        SslMode.VerifyFull, "/r.crt", "/c.crt", "/c.key", SECRET, "/r.crl", "/crls", False)
+    assert t.min_version == "TLSv1.3" and c.ca_file == "/r.crt"
+    assert c.auth.channel_binding == "require" and c.auth.require_auth == "scram-sha-256"
+    assert SECRET not in repr(c) and SECRET not in str(c)
+    env = {"PGSSLMODE": "verify-ca", "PGSSLROOTCERT": "/r.crt", "PGSSLCERT": "/c.crt",
+           "PGSSLKEY": "/c.key", "PGSSLCRL": "/r.crl", "PGSSLCRLDIR": "/crls",
+           "PGSSLSNI": "0", "PGSSLMINPROTOCOLVERSION": "TLSv1.3",
+           "PGSSLMAXPROTOCOLVERSION": "TLSv1.3", "PGCHANNELBINDING": "require",
+           "PGREQUIREAUTH": "!password,!md5", "PGSSLCERTMODE": "disable"}
+    c = ps(env=env)
+    t = c.tls
+    assert (t.mode, t.rootcert, t.cert, t.key, t.crl, t.crldir, t.sni) == (
+        SslMode.VerifyCa, "/r.crt", "/c.crt", "/c.key", "/r.crl", "/crls", False)
+    assert (t.min_version, t.max_version, t.send_cert) == ("TLSv1.3", "TLSv1.3", False)
+    assert c.auth.channel_binding == "require" and c.auth.auth_required is False
+    assert 3 not in c.auth.allowed and 5 not in c.auth.allowed and 10 in c.auth.allowed
+    # the DSN wins over the environment; an empty minimum means none (libpq)
+    assert ps(dsn="sslmode=require", env=env).ssl_mode is SslMode.Require
+    assert ps(env={"PGSSLMINPROTOCOLVERSION": ""}).tls.min_version is None
+
+
+@pytest.mark.parametrize("env, match", [
+    ({"PGGSSENCMODE": "require"}, "GSSAPI is not supported"),
+    ({"PGKRBSRVNAME": "postgres"}, "GSSAPI is not supported"),
+    ({"PGGSSLIB": "gssapi"}, "GSSAPI is not supported"),
+    ({"PGGSSDELEGATION": "1"}, "GSSAPI is not supported"),
+    ({"PGREQUIREAUTH": "gss"}, "GSSAPI is not supported"),
+    ({"PGSERVICE": "x"}, "service files are not supported"),
+    ({"PGCHANNELBINDING": "sometimes"}, "PGCHANNELBINDING value 'sometimes'"),
+    ({"PGSSLCERTMODE": "require"}, "PGSSLCERTMODE=require is not supported"),
+    ({"PGSSLNEGOTIATION": "direct"}, "PGSSLNEGOTIATION=direct is not supported"),
+    ({"PGCLIENTENCODING": "LATIN1"}, "PGCLIENTENCODING"),
+    ({"PGSSLROOTCERT": "system", "PGSSLMODE": "prefer"}, "weak sslmode"),
+])
+def test_environment_refusals(ps, env, match):
+    # issue 16 item 3: the environment forms of what we do not do are refused, never ignored
+    err(ps, match, env=env)
+
+
+def test_environment_harmless_gss_values(ps):
+    c = ps(env={"PGGSSENCMODE": "prefer", "PGGSSDELEGATION": "0", "PGKRBSRVNAME": ""})
+    assert c.hosts == (("localhost", 5432),)
+
+
+def test_require_auth_sets(ps):
+    a = ps(dsn="require_auth=password,md5").auth
+    assert a.allowed == frozenset({3, 5}) and a.auth_required is True
+    a = ps(dsn="require_auth=none").auth
+    assert a.allowed == frozenset() and a.auth_required is False
+    a = ps(dsn="require_auth=scram-sha-256,none").auth
+    assert a.allowed == frozenset({10, 11, 12}) and a.auth_required is False
+    a = ps(dsn="require_auth=!none").auth
+    assert len(a.allowed) == 32 and a.auth_required is True
+    a = ps(dsn="require_auth=!gss,!sspi").auth   # refusing GSSAPI is fine
+    assert 7 not in a.allowed and 9 not in a.allowed and 3 in a.allowed
+
+
+def test_sslrootcert_system_strengthens_only_the_default(ps):
+    assert ps(dsn="sslrootcert=system").ssl_mode is SslMode.VerifyFull
+    assert ps(env={"PGSSLROOTCERT": "system"}).ssl_mode is SslMode.VerifyFull
+    err(ps, "weak sslmode 'prefer'", dsn="sslrootcert=system sslmode=prefer")
+    err(ps, "weak sslmode 'verify-ca'", dsn="sslrootcert=system", ssl_mode="verify-ca")
+
+
+def test_keyword_ssl_settings_win(ps):
+    c = ps(dsn="sslmode=disable sslrootcert=/a", ssl_mode="verify-ca", ca_file="/b")
+    assert (c.ssl_mode, c.ca_file, c.tls.mode, c.tls.rootcert) == (
+        SslMode.VerifyCa, "/b", SslMode.VerifyCa, "/b")
+
+
+def test_no_secret_in_exception_chains(ps):
+    # issue 16 item 11: neither the message nor __cause__/__context__ holds the password
+    secret = "S3cr\u00e9t"
+    cases = [dict(dsn="postgres://u:%ff" + secret + "%zz@h/d"),
+             dict(dsn="postgres://u@h/d?password=" + secret + "%ff%zz"),
+             dict(password="\ud800" + secret),
+             dict(dsn="postgres://h/%ff?password=" + secret)]
+    for kw in cases:
+        with pytest.raises(CfgError) as ei:
+            ps(**kw)
+        seen = []
+        e: BaseException | None = ei.value
+        while e is not None and e not in seen:
+            seen.append(e)
+            e = e.__cause__ or e.__context__
+        for e in seen:
+            texts = [str(e), repr(e), repr(e.args), repr(vars(e))]
+            obj = getattr(e, "object", None)
+            if obj is not None:
+                texts.append(repr(obj))
+            assert not any(secret in t or secret.encode() in t.encode("utf-8", "replace")
+                           for t in texts), (kw, texts)
+        assert len(seen) == 1, [type(x).__name__ for x in seen]

@@ -179,7 +179,7 @@ def test_arrays() -> None:
 
 def test_row_factories() -> None:
     row = {"b": 2, "a": 1, "c": None}
-    assert rf.tuple_row(row) == (2, 1, None)
+    assert rf.tuple_row(row) == (("b", 2), ("a", 1), ("c", None))
 
     @dataclasses.dataclass
     class Row:

@@ -35,6 +35,8 @@ def _corpus():
             targets = ["reader"]
         elif "/core/" in f"/{rel}" or name.startswith("core-"):
             targets = ["core"]
+        elif "/replication/" in f"/{rel}" or name.startswith("replication-"):
+            targets = ["replication"]
         else:
             targets = ["reader", "core"]
         for t in targets:

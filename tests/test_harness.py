@@ -228,8 +228,9 @@ async def test_test_users_can_create_tables(own_cluster):
 
 def test_replication_allowed_for_postgres(own_cluster):
     pg = own_cluster
-    assert pg.psql("SHOW wal_level") == "replica"
-    assert pg.psql("SHOW max_wal_senders") == "5"
+    assert pg.psql("SHOW wal_level") == "logical"      # logical replication slots
+    assert pg.psql("SHOW max_wal_senders") == "20"
+    assert pg.psql("SHOW max_replication_slots") == "20"
     assert pg.psql("SHOW max_connections") == "200"
     import subprocess
 

@@ -2,7 +2,7 @@
 
 Every case must end quickly with a typed exception from ``psqlpy.exceptions``, never a
 hang, a crash or a bare ``struct.error``/``IndexError``.  Errors during connect are
-reported by ``open_connection`` as ``ConnectError`` (a ``ConnectionExecuteError``) whose
+reported by ``open_connection`` as ``psqlpy.exceptions.ConnectError`` whose
 message names the host and the underlying cause; errors after startup close the connection.
 """
 from __future__ import annotations
@@ -17,11 +17,7 @@ import pytest
 psqlpy = pytest.importorskip("psqlpy")
 from psqlpy import exceptions as exc  # noqa: E402
 
-ConnectError: type[exc.ConnectionExecuteError]
-try:
-    from psqlpy._connect import ConnectError
-except ImportError:  # pragma: no cover
-    ConnectError = exc.ConnectionExecuteError
+ConnectError = exc.ConnectError
 
 pytestmark = pytest.mark.asyncio
 

@@ -13,7 +13,7 @@ import pytest
 
 import psqlpy
 from psqlpy import ConnectionPool, LoadBalanceHosts, TargetSessionAttrs
-from psqlpy._connect import _reported_read_only
+from psqlpy._connect import reported_read_only as _reported_read_only
 from psqlpy.exceptions import BaseConnectionError, ConnectionExecuteError
 
 from pgcluster import ClusterError, PgStandby, make_dsn

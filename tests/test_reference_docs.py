@@ -394,7 +394,7 @@ async def test_unprepared_statements_in_a_transaction(pool) -> None:
 
 
 async def test_builder_builds_a_working_pool(pg_cluster) -> None:
-    from psqlpy._config import parse_settings
+    from psqlpy._connect import parse_settings
     cfg = parse_settings(dsn=pg_cluster.dsn())
     host, port = cfg.hosts[0]
     builder = (ConnectionPoolBuilder().max_pool_size(10).user(cfg.user).dbname(cfg.database)

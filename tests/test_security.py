@@ -306,9 +306,12 @@ async def test_verify_full_accepts_matching_name(own_cluster, host):
         assert await c.fetch_val("SELECT 1") == 1
 
 
-async def test_verify_full_without_ca_uses_system_store(own_cluster):
+async def test_verify_full_without_ca_is_refused(own_cluster, tmp_path, monkeypatch):
+    # Issue 16: without sslrootcert or ~/.postgresql/root.crt, verify-full is refused
+    # (libpq's rule), not verified against the system store.
     own_cluster.need_ssl()
+    monkeypatch.setenv("HOME", str(tmp_path))
     dsn = make_dsn("scram_user", "scram_pw", "127.0.0.1", own_cluster.port, "psqlpy_test",
                    "verify-full")
-    with pytest.raises(exc.Error):    # our test CA is not in the system store
+    with pytest.raises(exc.ConnectSSLError, match="root certificate file"):
         await asyncio.wait_for(psqlpy.connect(dsn=dsn), 10)

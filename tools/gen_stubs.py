@@ -87,9 +87,13 @@ class PostgresError(DatabaseError):
     fields: dict[str, str]
     condition_name: str | None
     def __init__(self, fields: Mapping[str, str] | str | None = ...) -> None: ...
+
+class ConnectError(BaseConnectionPoolError, ConnectionExecuteError, OperationalError):
+    """A connection could not be opened (every host was tried)."""
+    attempts: list[tuple[str, BaseException]]
 '''
 
-_HAND = {"ProtocolError", "PostgresError"}
+_HAND = {"ProtocolError", "PostgresError", "ConnectError"}
 
 
 def exceptions_stub() -> str:

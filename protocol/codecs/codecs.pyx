@@ -82,9 +82,11 @@ cdef enum:
     NAMEOID = 19
     INT8OID = 20
     INT2OID = 21
+    INT2VECTOROID = 22
     INT4OID = 23
     TEXTOID = 25
     OIDOID = 26
+    OIDVECTOROID = 30
     JSONOID = 114
     XMLOID = 142
     JSONARRAYOID = 199
@@ -312,6 +314,13 @@ cdef void _init_types() noexcept:
     _array_type(POLYGONARRAYOID, POLYGONOID, _enc_array_polygon)
     _array_type(LINEARRAYOID, LINEOID, _enc_array_line)
     _array_type(CIRCLEARRAYOID, CIRCLEOID, _enc_array_circle)
+    # The catalogs' vectors (pg_index.indkey, indoption, ...) have the binary
+    # form of a one-dimensional int2[] / oid[]: lists of ints, as SQLAlchemy's
+    # reflection reads them; their text is the ints separated by spaces.
+    # Decoded only: the server takes them in binary only with lower bound 0,
+    # so parameters go as text ("1 2").
+    _type(INT2VECTOROID, _dec_array, NULL, _tdec_int2vector)
+    _type(OIDVECTOROID, _dec_array, NULL, _tdec_oidvector)
 
 _init_types()
 

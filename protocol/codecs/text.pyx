@@ -24,6 +24,10 @@ cdef int _write_text(WriteBuffer buf, object value, str pgtype, str sqltype) exc
 
 
 cdef int _enc_text(WriteBuffer buf, object value) except -1:
+    # A UUID where the server inferred text (an uncast parameter in a VALUES
+    # list, as SQLAlchemy's bulk INSERT writes) goes as its canonical form.
+    if isinstance(value, _StdUUID):
+        value = str(value)
     return _write_text(buf, value, "text", "text")
 
 

@@ -275,6 +275,29 @@ cdef object _tdec_cidr(const char* data, Py_ssize_t n):
         _raise_text("cidr", data, n)
 
 
+cdef list _int_vector(const char* data, Py_ssize_t n, int64_t lo, int64_t hi, str pgtype):
+    # int2vector / oidvector: the ints separated by single spaces
+    cdef list out = []
+    cdef Py_ssize_t i = 0, j
+    while i < n:
+        j = i
+        while j < n and data[j] != b' ':
+            j += 1
+        out.append(_parse_int(data + i, j - i, lo, hi, pgtype))
+        i = j + 1
+        if j < n and i >= n:
+            _raise_text(pgtype, data, n)      # a trailing space
+    return out
+
+
+cdef object _tdec_int2vector(const char* data, Py_ssize_t n):
+    return _int_vector(data, n, -32768, 32767, "int2vector")
+
+
+cdef object _tdec_oidvector(const char* data, Py_ssize_t n):
+    return _int_vector(data, n, 0, 4294967295, "oidvector")
+
+
 # --------------------------------------------------------------------------- date/time
 # ISO forms: 2024-02-29, 2024-02-29 BC, 12:00:00.5, 12:00:00+05:30,
 # 2024-01-02 03:04:05.000006+00, infinity, -infinity; years of more than four

@@ -507,9 +507,21 @@ def _array_decoder(elem_dec, delim=","):
     return dec
 
 
+def _int_vector(s):
+    """int2vector / oidvector: space-separated ints (the binary path gives a list too)."""
+    return [int(x) for x in s.split()]
+
+
+def _int_vector(s):
+    """int2vector / oidvector: space-separated ints (the binary path gives a list too)."""
+    return [int(x) for x in s.split(" ")] if s else []
+
+
 TEXT_DECODERS = {oid: d for oid, d in SCALAR_DECODERS.items()}
 for _a, _e in ARRAY_ELEMENTS.items():
     TEXT_DECODERS[_a] = _array_decoder(SCALAR_DECODERS[_e], _ARRAY_DELIMITERS.get(_a, ","))
+TEXT_DECODERS[22] = TEXT_DECODERS[30] = _int_vector
+TEXT_DECODERS[22] = TEXT_DECODERS[30] = _int_vector
 # (types with a binary decoder we do not know yet stay str: see the test suite)
 
 

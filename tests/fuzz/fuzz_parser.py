@@ -2,6 +2,7 @@
 
     python tests/fuzz/fuzz_parser.py reader [libFuzzer flags...]
     python tests/fuzz/fuzz_parser.py core   [libFuzzer flags...]
+    python tests/fuzz/fuzz_parser.py replication [libFuzzer flags...]
     python tests/fuzz/fuzz_parser.py seeds      # (re)write corpus/seeds/
 
 ``make fuzz FUZZ_SECONDS=60`` runs both targets for a bounded time, starting
@@ -105,6 +106,39 @@ _PAIRS = (struct.pack("!iiIii", 1, 1, 90002, 2, 1) + struct.pack("!i", len(_PAIR
           + struct.pack("!i", -1))
 
 
+def _replication_seeds():
+    """Bodies of a logical replication session (see harness.check_replication)."""
+    def xlog(lsn, data):
+        return b"w" + struct.pack("!QQq", lsn, lsn, 0) + data
+
+    rel = (b"R" + struct.pack("!I", 1) + _cstr("public") + _cstr("t") + b"d" + struct.pack("!h", 3)
+           + b"\x01" + _cstr("id") + struct.pack("!Ii", 23, -1)
+           + b"\x00" + _cstr("v") + struct.pack("!Ii", 25, -1)
+           + b"\x00" + _cstr("n") + struct.pack("!Ii", 1700, -1))
+    row = (struct.pack("!h", 3) + b"b" + struct.pack("!ii", 4, 7) + b"t" + struct.pack("!i", 2) + b"hi"
+           + b"b" + struct.pack("!i", 8) + struct.pack("!hhhh", 0, 0, 0, 0))
+    key = struct.pack("!h", 3) + b"b" + struct.pack("!ii", 4, 7) + b"nn"
+    tx = [xlog(1, rel), xlog(2, b"B" + struct.pack("!QqI", 9, 0, 5)),
+          xlog(3, b"I" + struct.pack("!I", 1) + b"N" + row),
+          xlog(4, b"U" + struct.pack("!I", 1) + b"K" + key + b"N" + row),
+          xlog(5, b"D" + struct.pack("!I", 1) + b"K" + key),
+          xlog(6, b"T" + struct.pack("!ib", 1, 0) + struct.pack("!I", 1)),
+          xlog(7, b"M\x01" + struct.pack("!Q", 7) + _cstr("p") + struct.pack("!i", 2) + b"hi"),
+          xlog(8, b"C" + struct.pack("!bQQq", 0, 8, 16, 0)),
+          b"k" + struct.pack("!Qqb", 16, 0, 1)]
+    streamed = [xlog(20, b"S" + struct.pack("!Ib", 6, 1)),
+                xlog(21, b"I" + struct.pack("!II", 6, 1) + b"N" + row),
+                xlog(22, b"I" + struct.pack("!II", 1006, 1) + b"N" + row),
+                xlog(23, b"E"), xlog(24, b"A" + struct.pack("!II", 6, 1006)),
+                xlog(25, b"c" + struct.pack("!IbQQq", 6, 0, 25, 30, 0))]
+    out = {}
+    for name, bodies in (("tx", tx), ("streamed", [tx[0]] + streamed),
+                         ("message", [xlog(40, b"M\x00" + struct.pack("!Q", 40) + _cstr("x")
+                                           + struct.pack("!i", 0))])):
+        out[name] = b"".join(struct.pack("!H", len(b)) + b for b in bodies)
+    return out
+
+
 def write_seeds() -> None:
     from harness import COLUMN_OIDS
     streams = _seed_streams()
@@ -123,6 +157,11 @@ def write_seeds() -> None:
         kind_bits = {"prepare": 2, "copy_in": 0}.get(name, 0)
         with open(os.path.join(cdir, name), "wb") as f:
             f.write(bytes([kind_bits, 0]) + struct.pack("!H", len(startup)) + body)
+    rdir2 = os.path.join(HERE, "corpus", "seeds", "replication")
+    os.makedirs(rdir2, exist_ok=True)
+    for name, body in _replication_seeds().items():
+        with open(os.path.join(rdir2, name), "wb") as f:
+            f.write(bytes([4, 0, 0, 1, 2, 3]) + body)
     rfq = _frame(b"Z", b"I")
     cc = _frame(b"C", _cstr("SELECT 1"))
     for i, (oid, val) in enumerate(_binary_values()):
@@ -154,7 +193,7 @@ def _text_values():
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("reader", "core", "seeds"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("reader", "core", "replication", "seeds"):
         sys.exit(__doc__)
     target = sys.argv[1]
     if target == "seeds":

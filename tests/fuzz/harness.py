@@ -24,6 +24,15 @@ suite (``tests/test_fuzz_regressions.py`` replays ``corpus/``):
     must be a ``psqlpy.exceptions.Error``.  Rows of an extended request must
     have as many values as the statement has columns.
 
+``check_replication(data)``
+    ``psqlpy.protocol.LogicalDecoder``: the input is cut into CopyData bodies
+    (each prefixed by a 16-bit length) and fed one by one, with a
+    fuzzer-chosen ``max_buffered``, ``skip_through`` and pops in between.
+    Only ``psqlpy.exceptions.Error`` may come out; a delivered transaction's
+    ``decode_error`` is typed too; ``buffered`` always equals the changes
+    waiting in ``ready`` (an empty transaction counts one).  The same bodies
+    go to the pure-Python reference, which must agree on every result.
+
 A violation raises ``AssertionError`` (with the offending exception chained),
 which the fuzzer reports as a crash and saves the input.
 
@@ -270,4 +279,49 @@ def check_core(data: bytes) -> None:
         _typed(waiter.exception, "waiter after connection_lost")
 
 
-TARGETS = {"reader": check_reader, "core": check_core}
+def _replication_trace(dec, bodies, pops) -> list:
+    trace: list[tuple] = []
+    for i, body in enumerate(bodies):
+        try:
+            full = dec.feed_copy_data(body)
+        except Error as e:
+            trace.append(("error", i, type(e)))
+            break
+        except BaseException as e:  # noqa: BLE001
+            _typed(e, f"{type(dec).__name__}.feed_copy_data")
+            raise
+        popped = []
+        for _ in range(pops[i % len(pops)]):
+            tx = dec.pop()
+            if tx is None:
+                break
+            _typed(tx.decode_error, "decode_error")
+            repr(tx)
+            popped.append(tx)
+        waiting = sum(len(t.changes) or 1 for t in dec.ready)
+        assert dec.buffered == waiting, f"buffered {dec.buffered}, {waiting} waiting"
+        trace.append((full, dec.buffered, dec.full, dec.received_lsn, dec.in_transaction, popped))
+    return trace
+
+
+def check_replication(data: bytes) -> None:
+    from psqlpy._pyreplication import PyLogicalDecoder
+    s = _Steer(data)
+    max_buffered = 1 + s.byte() % 8
+    skip = s.u16() << 8
+    pops = [s.byte() % 4 for _ in range(3)]
+    bodies = []
+    rest = s.rest()
+    pos = 0
+    while pos < len(rest):
+        n = rest[pos] << 8 | (rest[pos + 1] if pos + 1 < len(rest) else 0)
+        bodies.append(rest[pos + 2:pos + 2 + n])
+        pos += 2 + n
+    results = []
+    for dec in (_proto.LogicalDecoder(max_buffered), PyLogicalDecoder(max_buffered)):
+        dec.skip_through = skip
+        results.append(_replication_trace(dec, bodies, pops))
+    assert results[0] == results[1], "the Cython decoder and the reference disagree"
+
+
+TARGETS = {"reader": check_reader, "core": check_core, "replication": check_replication}

@@ -23,7 +23,7 @@ import secrets
 import stringprep
 import unicodedata
 
-from .exceptions import InterfaceError
+from ..exceptions import InterfaceError
 
 __all__ = [
     "md5_password",
@@ -142,6 +142,17 @@ def _hmac(key: bytes, msg: bytes) -> bytes:
     return hmac.new(key, msg, hashlib.sha256).digest()
 
 
+def _utf8(data: bytes, what: str) -> str:
+    ok = True
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        ok = False
+    if not ok:  # raised outside the handler: nothing chained
+        raise InterfaceError(f"SCRAM: {what} is not valid UTF-8")
+    return text
+
+
 def _b64decode(value: str, what: str) -> bytes:
     try:
         return base64.b64decode(value.encode("ascii"), validate=True)
@@ -161,13 +172,15 @@ class ScramSha256Client:
     base64)."""
 
     __slots__ = ("_username", "_password", "_cb", "_nonce", "_gs2", "_mechanism",
-                 "_client_first_bare", "_server_signature", "_state")
+                 "_client_first_bare", "_server_signature", "_state", "_server_first",
+                 "_server_nonce")
 
     def __init__(self, username: str, password, *, channel_binding: bytes | None = None,
                  nonce: str | None = None):
         self._username = username  # PostgreSQL ignores the SCRAM user name (sends "n=,")
         self._password = password
-        self._cb = bytes(channel_binding) if channel_binding is not None else None
+        self._cb = (channel_binding if channel_binding is None or isinstance(channel_binding, bytes)
+                    else bytes(channel_binding))
         if nonce is None:
             nonce = base64.b64encode(secrets.token_bytes(18)).decode("ascii")
         elif not nonce or "," in nonce or not all(0x21 <= ord(ch) <= 0x7E for ch in nonce):
@@ -177,6 +190,8 @@ class ScramSha256Client:
         self._mechanism = SCRAM_SHA_256
         self._client_first_bare = ""
         self._server_signature = b""
+        self._server_first = ""
+        self._server_nonce = ""
         self._state = "init"
 
     def __repr__(self) -> str:
@@ -212,14 +227,39 @@ class ScramSha256Client:
         self._state = "first-sent"
         return (self._gs2 + self._client_first_bare).encode("ascii")
 
-    def client_final(self, server_first: bytes) -> bytes:
-        """client-final-message with the proof, from the server-first-message."""
+    def use_mechanism(self, mechanism: str, *, binding_supported: bool) -> None:
+        """Set the mechanism chosen by the caller's policy (libpq's ``pg_SASL_init``).
+
+        SCRAM-SHA-256-PLUS needs the channel-binding data given to the constructor;
+        with SCRAM-SHA-256 the gs2 flag is ``y`` when we could have bound the channel
+        (``binding_supported``: TLS, and channel binding not disabled) so that the server
+        can detect a downgrade, else ``n``."""
+        if mechanism == SCRAM_SHA_256_PLUS:
+            if self._cb is None:
+                raise InterfaceError("SCRAM: SCRAM-SHA-256-PLUS needs channel-binding data")
+            self._gs2 = "p=tls-server-end-point,,"
+        elif mechanism == SCRAM_SHA_256:
+            self._gs2 = "y,," if binding_supported else "n,,"
+        else:
+            raise InterfaceError(f"SCRAM: unsupported mechanism {mechanism[:40]!r}")
+        self._mechanism = mechanism
+
+    @property
+    def binding_data(self) -> bytes | None:
+        return self._cb
+
+    @property
+    def channel_bound(self) -> bool:
+        """True once an exchange with channel binding has been verified (libpq's
+        ``scram_channel_bound``)."""
+        return self._state == "done" and self._mechanism == SCRAM_SHA_256_PLUS
+
+    def read_server_first(self, server_first: bytes) -> tuple[bytes, int]:
+        """Check the server-first-message; return (salt, iteration count).  Every
+        malformed message raises :class:`InterfaceError` (nothing else)."""
         if self._state != "first-sent":
             raise InterfaceError("SCRAM: unexpected server-first-message")
-        try:
-            text = bytes(server_first).decode("utf-8")
-        except UnicodeDecodeError:
-            raise InterfaceError("SCRAM: server-first-message is not valid UTF-8") from None
+        text = _utf8(server_first, "server-first-message")
         parts = text.split(",")
         if parts and parts[0].startswith("m="):
             raise InterfaceError("SCRAM: the server requires an unsupported extension")
@@ -234,20 +274,32 @@ class ScramSha256Client:
         salt = _b64decode(salt_b64, "salt")
         if not salt:
             raise InterfaceError("SCRAM: the server sent an empty salt")
-        if not iters.isdigit() or len(iters) > 9:
+        # ASCII digits only: str.isdigit() accepts '²', which int() then refuses
+        if not (iters.isascii() and iters.isdigit()) or len(iters) > 9:
             raise InterfaceError(f"SCRAM: invalid iteration count {iters[:20]!r}")
         iterations = int(iters)
         if not MIN_ITERATIONS <= iterations <= MAX_ITERATIONS:
             raise InterfaceError(
                 f"SCRAM: iteration count {iterations} outside {MIN_ITERATIONS}..{MAX_ITERATIONS}")
+        self._server_first = text
+        self._server_nonce = nonce
+        self._state = "first-read"
+        return salt, iterations
 
+    def salted_password(self, salt: bytes, iterations: int) -> bytes:
+        """Hi(password, salt, i): the slow part, safe to run in another thread."""
+        return hashlib.pbkdf2_hmac("sha256", saslprep(self._password), salt, iterations)
+
+    def client_final_from_salted(self, salted: bytes) -> bytes:
+        """client-final-message with the proof, from :meth:`salted_password`'s result."""
+        if self._state != "first-read":
+            raise InterfaceError("SCRAM: unexpected server-first-message")
         cbind = self._gs2.encode("ascii")
         if self._gs2.startswith("p="):
             cbind += self._cb
-        without_proof = "c=" + base64.b64encode(cbind).decode("ascii") + ",r=" + nonce
-        auth_message = ",".join((self._client_first_bare, text, without_proof)).encode("utf-8")
-
-        salted = hashlib.pbkdf2_hmac("sha256", saslprep(self._password), salt, iterations)
+        without_proof = "c=" + base64.b64encode(cbind).decode("ascii") + ",r=" + self._server_nonce
+        auth_message = ",".join((self._client_first_bare, self._server_first,
+                                 without_proof)).encode("utf-8")
         client_key = _hmac(salted, b"Client Key")
         stored_key = hashlib.sha256(client_key).digest()
         client_signature = _hmac(stored_key, auth_message)
@@ -257,14 +309,17 @@ class ScramSha256Client:
         self._state = "final-sent"
         return (without_proof + ",p=" + base64.b64encode(proof).decode("ascii")).encode("ascii")
 
+    def client_final(self, server_first: bytes) -> bytes:
+        """client-final-message with the proof, from the server-first-message (all three
+        steps above, on the calling thread)."""
+        salt, iterations = self.read_server_first(server_first)
+        return self.client_final_from_salted(self.salted_password(salt, iterations))
+
     def verify_server_final(self, server_final: bytes) -> None:
         """Check the server's signature (``v=``); raise on ``e=`` or a mismatch."""
         if self._state != "final-sent":
             raise InterfaceError("SCRAM: unexpected server-final-message")
-        try:
-            text = bytes(server_final).decode("utf-8")
-        except UnicodeDecodeError:
-            raise InterfaceError("SCRAM: server-final-message is not valid UTF-8") from None
+        text = _utf8(server_final, "server-final-message")
         first = text.split(",", 1)[0]
         if first.startswith("e="):
             raise InterfaceError(f"SCRAM: the server reported an error: {first[2:200]}")
