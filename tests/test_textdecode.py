@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import psqlpy
 from psqlpy import protocol as _proto
@@ -137,11 +137,12 @@ CASES: dict[str, tuple[int, Any]] = {
 def test_text_equals_binary(server, typ):
     oid, values = CASES[typ]
 
+    # (a NULL jsonb parameter in an array is JSON null to the wrapper: none for jsonb)
+    elements = values if typ == "jsonb" else st.none() | values
+
     @PROPS
-    @given(st.lists(st.none() | values, min_size=1, max_size=8))
+    @given(st.lists(elements, min_size=1, max_size=8))
     def run(vals):
-        if typ == "jsonb":
-            assume(all(v is not None for v in vals))
         check_values(server, typ, oid, vals)
 
     run()

@@ -136,6 +136,17 @@ def _composite_bytes(oids, elems):
     return out
 
 
+def same(a: Any, b: Any) -> bool:
+    """Equal, NaN equal to NaN (a random float8 may be one)."""
+    if isinstance(a, float) and a != a:
+        return isinstance(b, float) and b != b
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
 def outcome(fn, *args) -> tuple[str, Any]:
     try:
         return ("value", fn(*args))
@@ -186,7 +197,7 @@ def test_hostile_bytes_same_outcome_in_both(case, data):
         raw = bytes(raw)
     got = outcome(_proto._decode_with, codec, raw)
     want = outcome(decode_binary, oid, raw, registry)
-    assert got == want, raw
+    assert got[0] == want[0] and same(got[1], want[1]), raw
     # the Cython decoder never lets anything but a typed error out (outcome() would
     # have raised otherwise)
 

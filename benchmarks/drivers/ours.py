@@ -28,6 +28,14 @@ class Driver(BaseDriver):
     async def fetch(self, sql):
         return (await self.conn.fetch(sql)).result()
 
+    def type_param(self, case, v):
+        if case.name == "composite":
+            raise NotAvailable("composite parameters are sent as text only (no dict encoder yet)")
+        return v
+
+    async def fetch_tuples(self, sql):
+        return (await self.conn.fetch(sql)).result(as_tuple=True)
+
     async def execute(self, sql):
         await self.conn.execute_batch(sql)
 

@@ -40,6 +40,23 @@ class Driver(BaseDriver):
     async def execute(self, sql):
         await self.conn.execute(sql)
 
+    _NO_TYPE = {"point", "box", "lseg", "path", "polygon", "line", "circle", "composite"}
+
+    def type_value(self, case, v):
+        if case.name in self._NO_TYPE:
+            raise NotAvailable("returns the text (no adapter for this type unless registered)")
+        if case.name == "macaddr":
+            return v.upper()
+        return v
+
+    def type_param(self, case, v):
+        if case.name in self._NO_TYPE:
+            raise NotAvailable("no adapter for this type unless registered")
+        if case.name in ("json", "jsonb"):
+            from psycopg.types.json import Json, Jsonb
+            return (Json if case.name == "json" else Jsonb)(v)
+        return v
+
     async def scalar(self, sql):
         cur = await self.conn.execute(sql)
         return (await cur.fetchone())[0]

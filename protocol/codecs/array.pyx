@@ -21,30 +21,32 @@ cdef enum:
 cdef list _dec_array_level(Frame* f, int dim, int ndim, int32_t* dims, decode_func dec,
                            TypeCodec codec):
     # Elements decode with ``dec`` (the static table) or, when it is NULL,
-    # with ``codec`` (an element type found by introspection).
+    # with ``codec`` (an element type found by introspection).  The list is
+    # made at its final size (the header's count; a NULL slot left by an
+    # error is fine to free).
     cdef int32_t i, cnt = dims[dim]
     cdef int32_t elen
-    cdef list out = []
+    cdef list out = PyList_New(cnt)
     cdef object item
-    if dim < ndim - 1:
-        for i in range(cnt):
-            out.append(_dec_array_level(f, dim + 1, ndim, dims, dec, codec))
-        return out
     for i in range(cnt):
-        elen = frame_int32(f)
-        if elen == -1:
-            out.append(None)
-            continue
-        if elen < 0:
-            raise ProtocolError(f"malformed binary array: element length {elen}")
-        frame_need(f, elen)
-        if dec != NULL:
-            item = dec(f.p, elen)
+        if dim < ndim - 1:
+            item = _dec_array_level(f, dim + 1, ndim, dims, dec, codec)
         else:
-            item = codec.decode(f.p, elen)
-        f.p += elen
-        f.n -= elen
-        out.append(item)
+            elen = frame_int32(f)
+            if elen == -1:
+                item = None
+            elif elen < 0:
+                raise ProtocolError(f"malformed binary array: element length {elen}")
+            else:
+                frame_need(f, elen)
+                if dec != NULL:
+                    item = dec(f.p, elen)
+                else:
+                    item = codec.decode(f.p, elen)
+                f.p += elen
+                f.n -= elen
+        Py_INCREF(item)
+        PyList_SET_ITEM(out, i, item)
     return out
 
 

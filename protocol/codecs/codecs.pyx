@@ -60,6 +60,12 @@ import json as _json_mod
 import uuid as _uuid_mod
 
 cimport cython
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
+from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_New
+
+cdef extern from "Python.h":
+    void* PyUnicode_DATA(object u)
 
 import_datetime()
 

@@ -187,7 +187,7 @@ cdef object _tdec_bytea(const char* data, Py_ssize_t n):
 cdef object _tdec_json(const char* data, Py_ssize_t n):
     cdef str s = decode_text_value(data, n)
     try:
-        return _json_loads(s)
+        return _json_parse(s)
     except ValueError:
         _raise_text("json", data, n)
     except RecursionError:

@@ -37,7 +37,7 @@ cdef str _text_form(object value):
         return _array_literal(value)
     if isinstance(value, dict):
         try:
-            return _json_dumps(value, allow_nan=False, ensure_ascii=False)
+            return _json_encode(value)
         except (TypeError, ValueError, RecursionError) as e:
             raise PyToRustValueMappingError(f"cannot encode dict as JSON: {e}") from None
     if PyDelta_Check(value):
