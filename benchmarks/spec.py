@@ -44,7 +44,7 @@ SIZES = {
     "full": {
         "notify_n": 100_000, "latency_count": 5000, "latency_budget": 40.0, "select1_n": 5000,
         "fetch_rows": 10_000, "fetch_repeat": 20,
-        "types_rows": 10_000, "types_repeat": 3, "types_cases": "all", "memory_rows": 1_000_000, "wide_rows": 50, "wide_repeat": 2,
+        "types_rows": 10_000, "types_repeat": 5, "types_cases": "all", "memory_rows": 1_000_000, "wide_rows": 50, "wide_repeat": 2,
         "execute_many_rows": 10_000, "copy_rows": 100_000,
         "pool_size": 10, "pool_tasks": 100, "pool_queries": 50,
         "stall": 30.0,   # seconds without a notification: the run fails
