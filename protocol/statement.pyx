@@ -19,6 +19,9 @@ cdef class Statement:
         readonly tuple column_names
         readonly tuple result_formats   # 1 binary / 0 text per column
         readonly tuple codecs           # TypeCodec or None per column; None: no codecs
+        readonly tuple param_codecs     # TypeCodec or None per parameter; None: no codecs
+        readonly tuple column_types     # what is known of each column's type (TypeInfo)
+        readonly tuple param_types      # ... and of each parameter's
         decode_func* decoders           # NULL entry: the codec's, else text
         Py_ssize_t ncols
         public bint closed
@@ -36,6 +39,9 @@ cdef class Statement:
         self.column_names = ()
         self.result_formats = ()
         self.codecs = None
+        self.param_codecs = None
+        self.column_types = ()
+        self.param_types = ()
         self.closed = False
         self.text_results = False
         self._lookup = None
@@ -92,10 +98,30 @@ cdef class Statement:
             return None
         return (<TypeCodec>c).for_text()
 
-    def __init__(self, str name, str query, param_oids, columns, codecs=None):
+    def __init__(self, str name, str query, param_oids, columns, codecs=None,
+                 param_codecs=None):
         self.name = name
         self.query = query
         self.set_description(param_oids, columns, codecs)
+        if param_codecs is not None:
+            self.set_param_codecs(param_codecs)
+
+    def set_param_codecs(self, param_codecs):
+        """A TypeCodec (or None) per parameter: a parameter with one is encoded
+        by it (user-defined and registered types), the others by the table."""
+        cdef tuple pc = tuple(param_codecs)
+        if len(pc) != len(self.param_oids):
+            raise ValueError(f"{len(pc)} codecs for {len(self.param_oids)} parameters")
+        for c in pc:
+            if c is not None and not isinstance(c, TypeCodec):
+                raise TypeError(f"expected TypeCodec or None, got {type(c).__name__}")
+        self.param_codecs = pc if any([c is not None for c in pc]) else None
+
+    def set_types(self, column_types, param_types):
+        """What is known of the columns' and parameters' types (TypeInfo or None
+        each), for statement descriptions."""
+        self.column_types = tuple(column_types)
+        self.param_types = tuple(param_types)
 
     cpdef set_description(self, param_oids, columns, codecs=None):
         cdef Py_ssize_t i
@@ -166,9 +192,13 @@ cdef int write_bind(WriteBuffer b, str portal, Statement st, object params) exce
     b._len += 2 * n
     b.write_int16(<int16_t>n)
     i = 0
+    cdef tuple pcodecs = st.param_codecs
     try:    # one try for the row: entering one costs about as much as encoding an int
         while i < n:
-            encode_param(b, <uint32_t>oids[i], params[i], &fmt)
+            if pcodecs is not None and pcodecs[i] is not None:
+                (<TypeCodec>pcodecs[i]).encode(b, params[i], &fmt)
+            else:
+                encode_param(b, <uint32_t>oids[i], params[i], &fmt)
             pack_uint16(b._buf + fmt_at + 2 * i, <uint16_t>fmt)
             i += 1
     except PyToRustValueMappingError as e:

@@ -12,7 +12,7 @@ import logging
 import socket
 
 from . import protocol as _proto
-from .types import TypeRegistry
+from .types import ConnectionTypes
 from .types import _unprepared
 from .exceptions import (
     BaseConnectionError,
@@ -32,7 +32,7 @@ class PgConnection:
         "loop", "core", "protocol", "transport", "config", "host", "port",
         "_stmt_cache", "_stmt_cache_size", "_stmt_counter", "_drain", "_closed",
         "_tasks", "notice_log", "server_version", "_lost_callbacks", "__weakref__",
-        "tls", "before_request", "types",
+        "tls", "before_request", "_types",
     )
 
     def __init__(self, loop, core, protocol, transport, config, host, port, tls=False):
@@ -56,9 +56,10 @@ class PgConnection:
         self._tasks: set[asyncio.Task] = set()
         self._lost_callbacks: list = []
         self.before_request = None
-        # User-defined types met so far; a pool hands its connections one shared
-        # registry (ConnectionPool._open_in_slot).
-        self.types = TypeRegistry()
+        # What is known of types and the codecs for them; a pool hands its
+        # connections views of one shared registry (ConnectionPool._open_in_slot).
+        self._types = None
+        self.types = ConnectionTypes()
         self.server_version = _parse_server_version(core.parameters.get("server_version", ""))
         core.writer = transport.write
         core.fatal_handler = self._on_fatal
@@ -303,17 +304,39 @@ class PgConnection:
         self.raise_for(req, context)
         return req
 
+    @property
+    def types(self) -> ConnectionTypes:
+        return self._types
+
+    @types.setter
+    def types(self, types: ConnectionTypes) -> None:
+        self._types = types
+        types.on_change(self._types_changed)
+
+    def _types_changed(self) -> None:
+        # Codecs changed (a codec registered, a type learned or forgotten): the
+        # cached statements hold the old ones; close them, prepare afresh.
+        old = list(self._stmt_cache.values())
+        self._stmt_cache.clear()
+        if old and not self.is_closed:
+            self.spawn(self._close_statements(old))
+
     async def prepare(self, sql: str, name: str = "", context=ConnectionExecuteError):
         req = await self.request(_proto.REQUEST_PREPARE, _proto.build_prepare(name, sql))
         self.raise_for(req, context)
-        codecs, asked = await self.types.column_codecs(self, req.columns)
-        if asked and not name:
+        param_oids = req.param_oids or ()
+        described = await self.types.describe(self, param_oids, req.columns or ())
+        if described[4] and not name:
             # The introspection query (a simple Query) destroyed the unnamed
             # statement: parse it again; its types are known now.
             req = await self.request(_proto.REQUEST_PREPARE, _proto.build_prepare(name, sql))
             self.raise_for(req, context)
-            codecs, _ = await self.types.column_codecs(self, req.columns)
-        return _proto.Statement(name, sql, req.param_oids, req.columns or (), codecs)
+            param_oids = req.param_oids or ()
+            described = await self.types.describe(self, param_oids, req.columns or ())
+        col_codecs, par_codecs, col_types, par_types, _ = described
+        st = _proto.Statement(name, sql, param_oids, req.columns or (), col_codecs, par_codecs)
+        st.set_types(col_types, par_types)
+        return st
 
     @property
     def statement_cache_size(self) -> int:
@@ -341,6 +364,14 @@ class PgConnection:
         try:
             if not self.is_closed:
                 await self.request(_proto.REQUEST_SYNC, _proto.build_close_statement(st.name))
+        except Exception:
+            pass
+
+    async def _close_statements(self, statements) -> None:
+        data = b"".join(_proto.build_close_statement(st.name, False) for st in statements)
+        try:
+            if not self.is_closed:
+                await self.request(_proto.REQUEST_SYNC, data + _proto.build_sync())
         except Exception:
             pass
 
@@ -398,12 +429,15 @@ class PgConnection:
         if st.unknown_columns:
             # user-defined types met for the first time: learn them, then decode
             # what was left as text
-            await self.types.column_codecs(self, req.columns)
+            await self.types.learn_columns(self, req.columns)
             cols = st.unknown_columns
             codecs = [st.codec_for_text(i) for i in cols]
             err = _proto.decode_text_columns(req.rows, cols, codecs)
             if err is not None:
                 raise err
+        if req.columns:
+            info = self.types.info
+            st.set_types([info(c.type_oid) for c in req.columns], [info(o) for o in oids])
         return req
 
     async def execute_many(self, sql: str, seq_params, prepared: bool = True,

@@ -134,7 +134,7 @@ class Cursor:
             await self.start()
         st = self._statement
         if self._exhausted:
-            return QueryResult(st.column_names, [], None, st.columns)
+            return QueryResult(st.column_names, [], None, st)
         pg = self._pg()
         if not self._bound:
             data = _proto.build_execute_statement(st, self._params, self._portal, n, True)
@@ -152,7 +152,7 @@ class Cursor:
         pg.raise_for(req, CursorFetchError)
         if not req.suspended:
             self._exhausted = True
-        return QueryResult(st.column_names, req.rows, req.tag, st.columns)
+        return QueryResult(st.column_names, req.rows, req.tag, st)
 
     async def fetchone(self) -> QueryResult:
         """The next row, as a QueryResult of at most one row."""

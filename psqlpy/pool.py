@@ -13,7 +13,7 @@ from ._connect import open_connection
 from ._enums import ConnRecyclingMethod
 from .connection import Connection
 from .exceptions import ConnectionPoolConfigurationError, ConnectionPoolExecuteError
-from .types import TypeRegistry
+from .types import ConnectionTypes, TypeRegistry
 
 log = logging.getLogger("psqlpy.pool")
 
@@ -72,6 +72,20 @@ class ConnectionPool:
     @property
     def config(self):
         return self._config
+
+    async def set_type_codec(self, typename: str, *, schema: str = "public", encoder,
+                             decoder, format: str = "text") -> None:
+        """Ours: ``Connection.set_type_codec`` for every connection of the pool, open
+        or opened later (each resolves it to an OID when it first needs it).  The
+        type's existence is checked through one of the pool's connections."""
+        from .types._registry import make_spec
+        spec = make_spec(typename, schema, encoder, decoder, format)
+        pg = await self._get()
+        try:
+            await pg.types.check(pg, spec)
+        finally:
+            self._release(pg)
+        self._types.register(spec)
 
     @property
     def types(self):
@@ -156,7 +170,7 @@ class ConnectionPool:
         if self._closed:
             self._discard(pg)
             raise ConnectionPoolExecuteError("the pool was closed")
-        pg.types = self._types
+        pg.types = ConnectionTypes(self._types)
         return pg
 
     async def _checked(self, pg):
@@ -361,7 +375,7 @@ async def connect(statement_cache_size=None, introspect_types=True, **kwargs) ->
     """A single connection outside any pool."""
     config = _with_cache_size(parse_settings(**kwargs), statement_cache_size)
     pg = await open_connection(config)
-    pg.types = TypeRegistry(introspect=bool(introspect_types))
+    pg.types = ConnectionTypes(TypeRegistry(introspect=bool(introspect_types)))
     return Connection(pg)
 
 

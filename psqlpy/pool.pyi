@@ -1,6 +1,6 @@
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from typing_extensions import Self
 
@@ -53,6 +53,10 @@ class ConnectionPool:
     def config(self) -> Any: ...
     @property
     def types(self) -> TypeRegistry: ...
+    async def set_type_codec(self, typename: str, *, schema: str = ...,
+                             encoder: Callable[[Any], Any] | None,
+                             decoder: Callable[[Any], Any] | None,
+                             format: Literal["text", "binary", "tuple", "dict"] = ...) -> None: ...
     @property
     def closed(self) -> bool: ...
     async def connection(self) -> Connection: ...

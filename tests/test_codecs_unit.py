@@ -575,7 +575,7 @@ def test_text_array_roundtrip(v):
     struct.pack(">iiI", -1, 0, INT4),                                         # negative ndim
     struct.pack(">iiIii", 1, 2, INT4, 1, 1) + struct.pack(">ii", 4, 1),       # bad flags
     struct.pack(">iiIii", 1, 0, 1007, 1, 1) + struct.pack(">i", 12) + struct.pack(">iiI", 0, 0, 23),  # nested array elem
-    struct.pack(">iiIii", 1, 0, 3904, 1, 1) + struct.pack(">i", -1),          # unsupported elem (int4range)
+    struct.pack(">iiIii", 1, 0, 2278, 1, 1) + struct.pack(">i", -1),          # unsupported elem (void)
     struct.pack(">iiI", 0, 0, INT4) + b"\x00",                                # data after empty array
 ])
 def test_array_malformed(data):

@@ -237,7 +237,7 @@ def test_what_gets_no_codec():
     ])
     # extension base types, and whatever holds one, stay text (no binary decoder)
     assert reg.codec(80001) is None and reg.codec(80002) is None and reg.codec(80003) is None
-    assert reg.codec(80004) is None
+    assert reg.codec(80004).kind_name == "range"                # a range of int4: decoded
     assert reg.codec(80005).kind_name == "text" and reg.codec(80006).kind_name == "array"
     assert reg.codec(99999) is None                   # never introspected
 

@@ -122,6 +122,8 @@ cdef enum:
     GEO_FLAT = 1      # point, line: (x, y) / (A, B, C)
     GEO_PAIR = 2      # box, lseg, circle: ((x, y), ...) or flat numbers
     GEO_POINTS = 3    # path, polygon: a sequence of points
+    GEO_TUPLE = 4     # composites: a tuple is one element, a list a dimension
+    GEO_MULTIRANGE = 5  # multiranges: a list of Range is one element
 
 
 
@@ -134,6 +136,10 @@ cdef bint _is_geo_elem(object v, int geo):
     # of them)?  Decided by whether its first item is a coordinate (flat
     # forms) or a point (x, y) of coordinates.
     cdef object first
+    if geo == GEO_TUPLE:
+        return isinstance(v, tuple)
+    if geo == GEO_MULTIRANGE:
+        return len(v) > 0 and isinstance(v[0], Range)
     if len(v) == 0:
         return False
     first = v[0]
@@ -185,8 +191,10 @@ cdef int _check_empty_shape(object v, int dim, int ndim, int32_t* dims, str pgty
 
 
 cdef bint _enc_array_level(WriteBuffer buf, object v, int dim, int ndim, int32_t* dims,
-                           encode_func enc, str pgtype, int geo=GEO_NONE) except -1:
-    """Write the elements of one level; returns whether a NULL was written."""
+                           encode_func enc, str pgtype, int geo=GEO_NONE,
+                           TypeCodec codec=None) except -1:
+    """Write the elements of one level (with ``enc``, or ``codec`` when it is
+    NULL); returns whether a NULL was written."""
     cdef bint has_null = False
     cdef Py_ssize_t at
     cdef Py_ssize_t vlen
@@ -194,21 +202,25 @@ cdef bint _enc_array_level(WriteBuffer buf, object v, int dim, int ndim, int32_t
         _raise_ragged(pgtype, dim)
     if dim < ndim - 1:
         for item in v:
-            if _enc_array_level(buf, item, dim + 1, ndim, dims, enc, pgtype, geo):
+            if _enc_array_level(buf, item, dim + 1, ndim, dims, enc, pgtype, geo, codec):
                 has_null = True
         return has_null
     for item in v:
-        if item is not None and not isinstance(item, (list, tuple)) \
+        if enc != NULL and item is not None and not isinstance(item, (list, tuple)) \
                 and _value_kind(item) != KIND_PLAIN:
             item = _unwrap_element(item)       # enum members, extra_types wrappers
         if item is None:
             buf.write_int32(-1)
             has_null = True
-        elif geo == GEO_NONE and isinstance(item, (list, tuple)):
+        elif (geo == GEO_NONE and isinstance(item, (list, tuple))) or \
+                (geo == GEO_TUPLE and isinstance(item, list)):
             _raise_ragged(pgtype, dim)
         else:
             at = buf.reserve_int32()
-            enc(buf, item)
+            if enc != NULL:
+                enc(buf, item)
+            else:
+                codec.encode_binary(buf, item)
             vlen = buf._len - at - 4
             if vlen > 0x7FFFFFFF:
                 raise PyToRustValueMappingError(f"{pgtype} element too large")
@@ -247,6 +259,49 @@ cdef int _enc_array(WriteBuffer buf, object value, uint32_t elem_oid) except -1:
         buf.write_int32(1)                  # lower bound
     buf.patch_int32(flags_at,
                     1 if _enc_array_level(buf, value, 0, ndim, dims, enc, pgtype, geo) else 0)
+    return 0
+
+
+cdef int _codec_geo(TypeCodec elem):
+    """How an element of a user-defined type nests in arrays: a composite is a
+    tuple (a list is a dimension), a vector a list of numbers, a multirange a
+    list of Range."""
+    cdef int k = elem.kind
+    if k == TC_COMPOSITE or k == TC_TCOMPOSITE or (k == TC_PYTHON and elem.base is not None):
+        return GEO_TUPLE
+    if k == TC_VECTOR or k == TC_TVECTOR:
+        return GEO_FLAT
+    if k == TC_MULTIRANGE or k == TC_TMULTIRANGE:
+        return GEO_MULTIRANGE
+    return GEO_NONE
+
+
+cdef int _enc_array_codec(WriteBuffer buf, object value, TypeCodec arr) except -1:
+    """An array of a user-defined element type (``arr.element``), binary."""
+    cdef TypeCodec elem = arr.element
+    cdef int32_t dims[ARRAY_MAXDIM]
+    cdef int ndim, i
+    cdef Py_ssize_t flags_at
+    cdef int geo = _codec_geo(elem)
+    if not isinstance(value, (list, tuple)):
+        return _raise_encode(arr.name, arr.name, value, "expected list or tuple")
+    ndim = _array_shape(value, dims, arr.name, geo)
+    for i in range(ndim):
+        if dims[i] == 0:
+            _check_empty_shape(value, 0, ndim, dims, arr.name)
+            ndim = 0
+            break
+    buf.write_int32(ndim)
+    flags_at = buf.reserve_int32()
+    buf.write_uint32(arr.elem_oid)
+    if ndim == 0:
+        buf.patch_int32(flags_at, 0)
+        return 0
+    for i in range(ndim):
+        buf.write_int32(dims[i])
+        buf.write_int32(1)
+    buf.patch_int32(flags_at, 1 if _enc_array_level(buf, value, 0, ndim, dims, NULL, arr.name,
+                                                    geo, elem) else 0)
     return 0
 
 
@@ -366,3 +421,39 @@ cdef int _enc_array_line(WriteBuffer buf, object value) except -1:
 
 cdef int _enc_array_circle(WriteBuffer buf, object value) except -1:
     return _enc_array(buf, value, CIRCLEOID)
+
+cdef int _enc_array_int4range(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT4RANGEOID)
+
+cdef int _enc_array_int8range(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT8RANGEOID)
+
+cdef int _enc_array_numrange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, NUMRANGEOID)
+
+cdef int _enc_array_tsrange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TSRANGEOID)
+
+cdef int _enc_array_tstzrange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TSTZRANGEOID)
+
+cdef int _enc_array_daterange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, DATERANGEOID)
+
+cdef int _enc_array_int4multirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT4MULTIRANGEOID)
+
+cdef int _enc_array_int8multirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT8MULTIRANGEOID)
+
+cdef int _enc_array_nummultirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, NUMMULTIRANGEOID)
+
+cdef int _enc_array_tsmultirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TSMULTIRANGEOID)
+
+cdef int _enc_array_tstzmultirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TSTZMULTIRANGEOID)
+
+cdef int _enc_array_datemultirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, DATEMULTIRANGEOID)

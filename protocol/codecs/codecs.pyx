@@ -156,6 +156,30 @@ cdef enum:
     MACADDRARRAYOID = 1040
     INETARRAYOID = 1041
     TIMETZARRAYOID = 1270
+    INT4RANGEOID = 3904
+    INT4RANGEARRAYOID = 3905
+    NUMRANGEOID = 3906
+    NUMRANGEARRAYOID = 3907
+    TSRANGEOID = 3908
+    TSRANGEARRAYOID = 3909
+    TSTZRANGEOID = 3910
+    TSTZRANGEARRAYOID = 3911
+    DATERANGEOID = 3912
+    DATERANGEARRAYOID = 3913
+    INT8RANGEOID = 3926
+    INT8RANGEARRAYOID = 3927
+    INT4MULTIRANGEOID = 4451
+    NUMMULTIRANGEOID = 4532
+    TSMULTIRANGEOID = 4533
+    TSTZMULTIRANGEOID = 4534
+    DATEMULTIRANGEOID = 4535
+    INT8MULTIRANGEOID = 4536
+    INT4MULTIRANGEARRAYOID = 6150
+    NUMMULTIRANGEARRAYOID = 6151
+    TSMULTIRANGEARRAYOID = 6152
+    TSTZMULTIRANGEARRAYOID = 6153
+    DATEMULTIRANGEARRAYOID = 6155
+    INT8MULTIRANGEARRAYOID = 6157
 
 
 cdef dict _TYPE_NAMES = {
@@ -170,6 +194,11 @@ cdef dict _TYPE_NAMES = {
     POINTOID: "point", LSEGOID: "lseg", PATHOID: "path", BOXOID: "box",
     POLYGONOID: "polygon", LINEOID: "line", CIDROID: "cidr", CIRCLEOID: "circle",
     MACADDR8OID: "macaddr8", MONEYOID: "money", MACADDROID: "macaddr", INETOID: "inet",
+    INT4RANGEOID: "int4range", INT8RANGEOID: "int8range", NUMRANGEOID: "numrange",
+    TSRANGEOID: "tsrange", TSTZRANGEOID: "tstzrange", DATERANGEOID: "daterange",
+    INT4MULTIRANGEOID: "int4multirange", INT8MULTIRANGEOID: "int8multirange",
+    NUMMULTIRANGEOID: "nummultirange", TSMULTIRANGEOID: "tsmultirange",
+    TSTZMULTIRANGEOID: "tstzmultirange", DATEMULTIRANGEOID: "datemultirange",
 }
 
 
@@ -217,6 +246,8 @@ include "datetime.pyx"
 include "network.pyx"
 include "geometry.pyx"
 include "wrappers.pyx"
+include "range.pyx"
+include "extensions.pyx"
 include "typecodec.pyx"
 include "array.pyx"
 include "textform.pyx"
@@ -327,6 +358,34 @@ cdef void _init_types() noexcept:
     # so parameters go as text ("1 2").
     _type(INT2VECTOROID, _dec_array, NULL, _tdec_int2vector)
     _type(OIDVECTOROID, _dec_array, NULL, _tdec_oidvector)
+
+    _type(INT4RANGEOID, _dec_int4range, _enc_int4range, _tdec_int4range)
+    _type(INT8RANGEOID, _dec_int8range, _enc_int8range, _tdec_int8range)
+    _type(NUMRANGEOID, _dec_numrange, _enc_numrange, _tdec_numrange)
+    _type(TSRANGEOID, _dec_tsrange, _enc_tsrange, _tdec_tsrange)
+    _type(TSTZRANGEOID, _dec_tstzrange, _enc_tstzrange, _tdec_tstzrange)
+    _type(DATERANGEOID, _dec_daterange, _enc_daterange, _tdec_daterange)
+    _type(INT4MULTIRANGEOID, _dec_int4multirange, _enc_int4multirange, _tdec_int4multirange)
+    _type(INT8MULTIRANGEOID, _dec_int8multirange, _enc_int8multirange, _tdec_int8multirange)
+    _type(NUMMULTIRANGEOID, _dec_nummultirange, _enc_nummultirange, _tdec_nummultirange)
+    _type(TSMULTIRANGEOID, _dec_tsmultirange, _enc_tsmultirange, _tdec_tsmultirange)
+    _type(TSTZMULTIRANGEOID, _dec_tstzmultirange, _enc_tstzmultirange, _tdec_tstzmultirange)
+    _type(DATEMULTIRANGEOID, _dec_datemultirange, _enc_datemultirange, _tdec_datemultirange)
+    for oid in (INT4MULTIRANGEOID, INT8MULTIRANGEOID, NUMMULTIRANGEOID, TSMULTIRANGEOID,
+                TSTZMULTIRANGEOID, DATEMULTIRANGEOID):
+        _types[oid].geo = GEO_MULTIRANGE
+    _array_type(INT4RANGEARRAYOID, INT4RANGEOID, _enc_array_int4range)
+    _array_type(INT8RANGEARRAYOID, INT8RANGEOID, _enc_array_int8range)
+    _array_type(NUMRANGEARRAYOID, NUMRANGEOID, _enc_array_numrange)
+    _array_type(TSRANGEARRAYOID, TSRANGEOID, _enc_array_tsrange)
+    _array_type(TSTZRANGEARRAYOID, TSTZRANGEOID, _enc_array_tstzrange)
+    _array_type(DATERANGEARRAYOID, DATERANGEOID, _enc_array_daterange)
+    _array_type(INT4MULTIRANGEARRAYOID, INT4MULTIRANGEOID, _enc_array_int4multirange)
+    _array_type(INT8MULTIRANGEARRAYOID, INT8MULTIRANGEOID, _enc_array_int8multirange)
+    _array_type(NUMMULTIRANGEARRAYOID, NUMMULTIRANGEOID, _enc_array_nummultirange)
+    _array_type(TSMULTIRANGEARRAYOID, TSMULTIRANGEOID, _enc_array_tsmultirange)
+    _array_type(TSTZMULTIRANGEARRAYOID, TSTZMULTIRANGEOID, _enc_array_tstzmultirange)
+    _array_type(DATEMULTIRANGEARRAYOID, DATEMULTIRANGEOID, _enc_array_datemultirange)
 
 _init_types()
 
@@ -539,6 +598,12 @@ def array_element_oid(oid):
     """The element type of a built-in array type, 0 for any other type."""
     cdef uint32_t v = <uint32_t>oid
     return _types[v].elem if v < CODEC_MAX_OID else 0
+
+
+def text_is_binary(oid):
+    """Whether the binary form of built-in type ``oid`` is its UTF-8 text."""
+    cdef uint32_t v = <uint32_t>oid
+    return v < CODEC_MAX_OID and (_types[v].flags & TF_TEXT_LIKE) != 0 and v != JSONBOID
 
 
 def _text_decoder_oids():

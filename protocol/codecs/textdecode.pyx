@@ -101,7 +101,7 @@ cdef object _tdec_oid(const char* data, Py_ssize_t n):
 cdef double _parse_double(const char* data, Py_ssize_t n, str pgtype) except? -1.0:
     cdef char buf[64]
     cdef char* end
-    cdef double d
+    cdef double d = 0.0
     if n <= 0 or n >= 64:
         _raise_text(pgtype, data, n)
     memcpy(buf, data, <size_t>n)

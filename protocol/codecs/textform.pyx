@@ -33,6 +33,8 @@ cdef str _text_form(object value):
         if not isfinite(<double>value):
             return "Infinity" if value > 0 else "-Infinity"
         return repr(value)
+    if isinstance(value, Range):
+        return _range_text(<Range>value)
     if isinstance(value, (list, tuple)):
         return _array_literal(value)
     if isinstance(value, dict):

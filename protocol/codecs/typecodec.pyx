@@ -38,8 +38,28 @@ cdef enum:
     TC_ARRAY = 3         # binary array -> nested lists, elements by .element
     TC_TCOMPOSITE = 4    # text composite -> dict
     TC_TARRAY = 5        # text array -> nested lists, elements by .element
+    TC_RANGE = 6         # binary range -> Range, bounds by .element
+    TC_TRANGE = 7
+    TC_MULTIRANGE = 8    # binary multirange -> list of Range, bounds by .element
+    TC_TMULTIRANGE = 9
+    TC_HSTORE = 10       # hstore -> dict of str to str or None
+    TC_THSTORE = 11
+    TC_VECTOR = 12       # pgvector's vector -> list of float
+    TC_TVECTOR = 13
+    TC_PYTHON = 14       # registered: the application's decoder and encoder
 
-cdef tuple _KIND_NAMES = ("builtin", "text", "composite", "array", "composite", "array")
+cdef tuple _KIND_NAMES = ("builtin", "text", "composite", "array", "composite", "array",
+                          "range", "range", "multirange", "multirange", "hstore", "hstore",
+                          "vector", "vector", "registered")
+
+# formats of a registered codec (TypeCodec.python)
+cdef enum:
+    PY_TEXT = 0          # decoder(str), encoder -> str
+    PY_BINARY = 1        # decoder(bytes), encoder -> bytes
+    PY_TUPLE = 2         # composites: decoder(tuple of values), encoder -> sequence
+    PY_DICT = 3          # composites: decoder(dict), encoder -> mapping
+
+cdef dict _PY_FORMATS = {"text": PY_TEXT, "binary": PY_BINARY, "tuple": PY_TUPLE, "dict": PY_DICT}
 cdef dict _builtin_codecs = {}
 
 
@@ -60,6 +80,10 @@ cdef class TypeCodec:
         tuple attr_codecs
         dict template
         TypeCodec _text_twin
+        object py_decoder             # registered (TC_PYTHON)
+        object py_encoder
+        int py_format
+        TypeCodec base                # TC_PYTHON over a composite (tuple/dict formats)
 
     def __cinit__(self):
         self.kind = TC_TEXT
@@ -114,7 +138,8 @@ cdef class TypeCodec:
     @staticmethod
     def composite(uint32_t oid, str name, attr_names, attr_oids, attr_codecs):
         """A composite type: attribute names, their type OIDs as the catalogue
-        has them, and a binary TypeCodec for each."""
+        has them, and a TypeCodec for each.  With an attribute read only in
+        text (a codec registered in text format), the composite is read in text."""
         cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
         cdef object a
         c.oid = oid
@@ -125,13 +150,18 @@ cdef class TypeCodec:
         c.attr_codecs = tuple(attr_codecs)
         if not (len(c.attr_names) == len(c.attr_oids) == len(c.attr_codecs)):
             raise ValueError("one name, type OID and codec per attribute")
+        c.binary = True
         for a in c.attr_codecs:
-            if not isinstance(a, TypeCodec) or not (<TypeCodec>a).binary:
-                raise ValueError("every attribute needs a binary TypeCodec")
+            if not isinstance(a, TypeCodec):
+                raise TypeError("every attribute needs a TypeCodec")
+            if not (<TypeCodec>a).binary:
+                c.binary = False
         c.template = dict.fromkeys(c.attr_names)
         if len(c.template) != len(c.attr_names):
             c.template = None          # duplicate names: built one by one
-        c.binary = True
+        if not c.binary:
+            c.kind = TC_TCOMPOSITE
+            c.attr_codecs = tuple([(<TypeCodec>a).for_text() for a in c.attr_codecs])
         return c
 
     @staticmethod
@@ -152,6 +182,95 @@ cdef class TypeCodec:
         c.delim = <char>ord(delimiter)
         c.binary = True
         return c
+
+    @staticmethod
+    def range(uint32_t oid, str name, TypeCodec subtype not None):
+        """A range type of ``subtype`` (binary)."""
+        return TypeCodec._container(oid, name, subtype, TC_RANGE)
+
+    @staticmethod
+    def multirange(uint32_t oid, str name, TypeCodec subtype not None):
+        """A multirange type whose ranges have bounds of ``subtype`` (binary)."""
+        return TypeCodec._container(oid, name, subtype, TC_MULTIRANGE)
+
+    @staticmethod
+    def _container(uint32_t oid, str name, TypeCodec element, int kind):
+        cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
+        if not element.binary:
+            raise ValueError("the bounds need a binary TypeCodec")
+        c.oid = oid
+        c.name = name
+        c.kind = kind
+        c.element = element
+        c.elem_oid = element.oid
+        c.binary = True
+        return c
+
+    @staticmethod
+    def hstore(uint32_t oid, str name):
+        """The hstore extension's type (its OID differs between databases)."""
+        cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
+        c.oid = oid
+        c.name = name
+        c.kind = TC_HSTORE
+        c.binary = True
+        return c
+
+    @staticmethod
+    def vector(uint32_t oid, str name):
+        """pgvector's vector (its OID differs between databases)."""
+        cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
+        c.oid = oid
+        c.name = name
+        c.kind = TC_VECTOR
+        c.binary = True
+        return c
+
+    @staticmethod
+    def python(uint32_t oid, str name, decoder, encoder, str format, TypeCodec base=None,
+               bint text_is_binary=False):
+        """A codec the application registered: ``format`` "text" (decoder(str),
+        encoder -> str), "binary" (bytes both ways), "tuple" or "dict" (a
+        composite, ``base``: decoder gets a tuple / dict of its decoded
+        attributes, encoder returns a sequence / mapping).  ``text_is_binary``:
+        the type's binary form is its text (enums, text): a text codec then
+        reads and writes it in binary too (inside binary composites and arrays)."""
+        cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
+        cdef object fmt = _PY_FORMATS.get(format)
+        if fmt is None:
+            raise ValueError(f"format must be one of {', '.join(_PY_FORMATS)}, got {format!r}")
+        if (fmt == PY_TUPLE or fmt == PY_DICT) and (
+                base is None or (base.kind != TC_COMPOSITE and base.kind != TC_TCOMPOSITE)):
+            raise ValueError(f"format {format!r} is for composite types")
+        c.oid = oid
+        c.name = name
+        c.kind = TC_PYTHON
+        c.py_decoder = decoder
+        c.py_encoder = encoder
+        c.py_format = fmt
+        c.base = base
+        c.binary = fmt == PY_BINARY or (base is not None and base.binary) or (
+            fmt == PY_TEXT and text_is_binary)
+        return c
+
+    @staticmethod
+    def text_array(uint32_t oid, str name, uint32_t elem_oid, TypeCodec element not None,
+                   str delimiter=","):
+        """An array read in text format (its element codec reads only text)."""
+        cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
+        c.oid = oid
+        c.name = name
+        c.kind = TC_TARRAY
+        c.elem_oid = elem_oid
+        c.element = element.for_text()
+        c.delim = <char>ord(delimiter)
+        c.binary = False
+        return c
+
+    @property
+    def decoder(self):
+        """A registered codec's decoder (None for the driver's own codecs)."""
+        return self.py_decoder
 
     def for_text(self):
         """This type's codec for the text format (itself if it is one)."""
@@ -181,6 +300,25 @@ cdef class TypeCodec:
                 t.kind = TC_TEXT
         elif self.kind == TC_TEXT:
             t.kind = TC_TEXT
+        elif self.kind == TC_RANGE or self.kind == TC_MULTIRANGE:
+            t.kind = TC_TRANGE if self.kind == TC_RANGE else TC_TMULTIRANGE
+            t.element = self.element.for_text()
+            t.elem_oid = self.elem_oid
+        elif self.kind == TC_HSTORE:
+            t.kind = TC_THSTORE
+        elif self.kind == TC_VECTOR:
+            t.kind = TC_TVECTOR
+        elif self.kind == TC_PYTHON:
+            # a registered codec reads the format it asked for: its text twin
+            # (inside a text array or composite) hands the text to a text
+            # decoder, a binary one cannot be read from text
+            t.kind = TC_PYTHON
+            t.py_decoder = self.py_decoder
+            t.py_encoder = self.py_encoder
+            t.py_format = self.py_format
+            t.base = self.base.for_text() if self.base is not None else None
+            if self.py_format == PY_BINARY:
+                t.kind = TC_TEXT
         elif self.kind == TC_COMPOSITE:
             t.kind = TC_TCOMPOSITE
             t.attr_names = self.attr_names
@@ -195,17 +333,236 @@ cdef class TypeCodec:
         return t
 
     cdef object decode(self, const char* data, Py_ssize_t n):
-        if self.kind == TC_BUILTIN:
+        cdef int k = self.kind
+        if k == TC_BUILTIN:
             return self.c_dec(data, n)
-        if self.kind == TC_TEXT:
+        if k == TC_TEXT:
             return decode_text_value(data, n)
-        if self.kind == TC_COMPOSITE:
+        if k == TC_COMPOSITE:
             return self._decode_composite(data, n)
-        if self.kind == TC_ARRAY:
+        if k == TC_ARRAY:
             return _dec_array_with(data, n, self)
-        if self.kind == TC_TCOMPOSITE:
+        if k == TC_TCOMPOSITE:
             return self._decode_text_composite(data, n)
-        return _decode_text_array(data, n, self)
+        if k == TC_TARRAY:
+            return _decode_text_array(data, n, self)
+        if k == TC_RANGE:
+            return _dec_range_with(data, n, NULL, self.element)
+        if k == TC_TRANGE:
+            return _tdec_range_with(data, n, NULL, self.element)
+        if k == TC_MULTIRANGE:
+            return _dec_multirange_with(data, n, NULL, self.element)
+        if k == TC_TMULTIRANGE:
+            return _tdec_multirange_with(data, n, NULL, self.element)
+        if k == TC_HSTORE:
+            return _dec_hstore(data, n)
+        if k == TC_THSTORE:
+            return _tdec_hstore(data, n)
+        if k == TC_VECTOR:
+            return _dec_vector(data, n)
+        if k == TC_TVECTOR:
+            return _tdec_vector(data, n)
+        return self._decode_python(data, n)
+
+    cdef object _decode_python(self, const char* data, Py_ssize_t n):
+        cdef object v
+        if self.py_format == PY_TEXT:
+            v = decode_text_value(data, n)
+        elif self.py_format == PY_BINARY:
+            v = PyBytes_FromStringAndSize(data, n)
+        else:
+            v = self.base.decode(data, n)
+            if self.py_format == PY_TUPLE:
+                v = tuple((<dict>v).values())
+        return self.py_decoder(v)
+
+    # ---- encoding ------------------------------------------------------------
+
+    cdef int encode_binary(self, WriteBuffer buf, object value) except -1:
+        """Append ``value``'s binary form (no length word); raises
+        PyToRustValueMappingError when this type has none or the value does
+        not fit it."""
+        cdef int k = self.kind
+        cdef encode_func enc
+        cdef object b
+        if k == TC_BUILTIN or k == TC_TEXT:
+            if value is not None and not isinstance(value, (list, tuple)) \
+                    and _value_kind(value) != KIND_PLAIN:
+                value = _unwrap_element(value)       # enum members, wrappers
+            if k == TC_TEXT:                        # an enum: its label
+                return _write_text(buf, value, self.name, self.name)
+            enc = binary_encoder(self.oid)
+            if enc == NULL:
+                raise PyToRustValueMappingError(
+                    f"cannot encode {type(value).__name__} as {self.name}: no binary form")
+            return enc(buf, value)
+        if k == TC_COMPOSITE:
+            return self._encode_composite(buf, value)
+        if k == TC_ARRAY:
+            return _enc_array_codec(buf, value, self)
+        if k == TC_RANGE:
+            return _enc_range_with(buf, value, NULL, self.element, self.name)
+        if k == TC_MULTIRANGE:
+            return _enc_multirange_with(buf, value, NULL, self.element, self.name)
+        if k == TC_HSTORE:
+            return _enc_hstore(buf, value)
+        if k == TC_VECTOR:
+            return _enc_vector(buf, value)
+        if k == TC_PYTHON and self.binary:
+            if self.py_format == PY_TEXT:             # its binary form is its text
+                return _write_text(buf, self.encode_text(value), self.name, self.name)
+            if self.py_format == PY_BINARY:
+                b = self.py_encoder(value)
+                if not isinstance(b, (bytes, bytearray, memoryview)):
+                    raise PyToRustValueMappingError(
+                        f"the encoder registered for {self.name} returned "
+                        f"{type(b).__name__}, not bytes")
+                return _enc_bytea(buf, b)
+            return self.base.encode_binary(buf, self.py_encoder(value))
+        raise PyToRustValueMappingError(f"cannot encode a value of {self.name} in binary")
+
+    cdef str encode_text(self, object value):
+        """``value``'s text form (input text of this type)."""
+        cdef object s
+        cdef int k = self.kind
+        if k == TC_PYTHON:
+            if self.py_format == PY_TEXT:
+                s = self.py_encoder(value)
+                if not isinstance(s, str):
+                    raise PyToRustValueMappingError(
+                        f"the encoder registered for {self.name} returned "
+                        f"{type(s).__name__}, not str")
+                return s
+            if self.base is not None:
+                return self.base.encode_text(self.py_encoder(value))
+            raise PyToRustValueMappingError(f"{self.name} has a binary codec only")
+        if isinstance(value, str):
+            return value
+        if k == TC_COMPOSITE or k == TC_TCOMPOSITE:
+            return self._composite_text(value)
+        if k == TC_HSTORE or k == TC_THSTORE:
+            return _hstore_text(value)
+        if k == TC_VECTOR or k == TC_TVECTOR:
+            return _vector_text_of(value)
+        if (k == TC_ARRAY or k == TC_TARRAY) and isinstance(value, (list, tuple)):
+            return self._array_text(value, 0)
+        return _text_form(value)
+
+    cdef int encode(self, WriteBuffer buf, object value, int16_t* fmt) except -1:
+        """One Bind parameter of this type: length word and value, in binary
+        when the type has a binary form and the value fits it, else in text
+        (a str is always sent as text, for the server to parse)."""
+        cdef Py_ssize_t start = buf._len
+        cdef Py_ssize_t at
+        cdef Py_ssize_t vlen
+        if value is None:
+            fmt[0] = 1 if self.binary else 0
+            return buf.write_int32(-1)
+        if self.binary and not (isinstance(value, str) and self.kind != TC_TEXT
+                                and self.kind != TC_PYTHON):
+            at = buf.reserve_int32()
+            try:
+                self.encode_binary(buf, value)
+            except PyToRustValueMappingError:
+                buf._len = start
+                if self.kind != TC_COMPOSITE and self.kind != TC_ARRAY:
+                    raise
+                # e.g. a str attribute of a composite for a non-text type: the
+                # whole value as text, for the server to parse
+            except BaseException:
+                buf._len = start
+                raise
+            else:
+                vlen = buf._len - at - 4
+                if vlen > 0x7FFFFFFF:
+                    buf._len = start
+                    raise PyToRustValueMappingError("parameter value too large (over 2 GiB)")
+                buf.patch_int32(at, <int32_t>vlen)
+                fmt[0] = 1
+                return 0
+        fmt[0] = 0
+        at = buf.reserve_int32()
+        try:
+            _write_text(buf, self.encode_text(value), self.name, self.name)
+        except BaseException:
+            buf._len = start
+            raise
+        buf.patch_int32(at, <int32_t>(buf._len - at - 4))
+        return 0
+
+    cdef int _encode_composite(self, WriteBuffer buf, object value) except -1:
+        cdef Py_ssize_t i, n = len(self.attr_codecs)
+        cdef Py_ssize_t at, vlen
+        cdef object v
+        cdef list values = self._attr_values(value)
+        buf.write_int32(<int32_t>n)
+        for i in range(n):
+            buf.write_uint32(<uint32_t>self.attr_oids[i])
+            v = values[i]
+            if v is None:
+                buf.write_int32(-1)
+                continue
+            at = buf.reserve_int32()
+            (<TypeCodec>self.attr_codecs[i]).encode_binary(buf, v)
+            vlen = buf._len - at - 4
+            if vlen > 0x7FFFFFFF:
+                raise PyToRustValueMappingError(f"{self.name} attribute too large")
+            buf.patch_int32(at, <int32_t>vlen)
+        return 0
+
+    cdef list _attr_values(self, object value):
+        # a mapping by attribute name (missing ones NULL), or a sequence in
+        # attribute order, or an object with the attributes
+        cdef Py_ssize_t n = len(self.attr_names)
+        cdef list extra
+        if isinstance(value, dict):
+            extra = [k for k in value if k not in self.attr_names]
+            if extra:
+                raise PyToRustValueMappingError(
+                    f"cannot encode dict as {self.name}: no attribute {extra[0]!r}")
+            return [value.get(a) for a in self.attr_names]
+        if isinstance(value, (list, tuple)):
+            if len(value) != n:
+                raise PyToRustValueMappingError(
+                    f"cannot encode {type(value).__name__} of {len(value)} values as "
+                    f"{self.name}: it has {n} attributes")
+            return list(value)
+        if isinstance(value, (str, bytes, int, float)) or value is None:
+            raise PyToRustValueMappingError(
+                f"cannot encode {type(value).__name__} as {self.name}: expected a dict, a "
+                "sequence of its attributes or an object that has them")
+        try:
+            return [getattr(value, a) for a in self.attr_names]
+        except AttributeError as e:
+            raise PyToRustValueMappingError(f"cannot encode {type(value).__name__} as "
+                                            f"{self.name}: {e}") from None
+
+    cdef str _composite_text(self, object value):
+        cdef list parts = []
+        cdef list values = self._attr_values(value)
+        cdef Py_ssize_t i
+        for i in range(len(values)):
+            if values[i] is None:
+                parts.append("")
+            else:
+                parts.append(_quote_array_element(
+                    (<TypeCodec>self.attr_codecs[i]).encode_text(values[i])))
+        return "(" + ",".join(parts) + ")"
+
+    cdef str _array_text(self, object value, int depth):
+        cdef list parts = []
+        cdef int geo = _codec_geo(self.element)
+        if depth > ARRAY_MAXDIM:
+            raise PyToRustValueMappingError(f"cannot encode {self.name}: too deeply nested")
+        for item in value:
+            if item is None:
+                parts.append("NULL")
+            elif isinstance(item, (list, tuple)) and not (
+                    geo != GEO_NONE and _is_geo_elem(item, geo)):
+                parts.append(self._array_text(item, depth + 1))
+            else:
+                parts.append(_quote_array_element(self.element.encode_text(item)))
+        return "{" + ",".join(parts) + "}"
 
     cdef object _decode_composite(self, const char* data, Py_ssize_t n):
         cdef Frame f

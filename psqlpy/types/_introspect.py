@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from . import _pgcatalog
+
 # (OIDs are cast to int8 in the query: json renders the oid type as a string.)
 # ``typtype`` -> our kind.  Arrays are base types with an element (see _kind).
 _KINDS = {"b": "base", "c": "composite", "d": "domain", "e": "enum", "p": "pseudo",
@@ -42,6 +44,48 @@ class TypeInfo:
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.name}"
+
+
+def builtin_info(oid: int) -> TypeInfo | None:
+    """A built-in type (pg_catalog) as the generated table has it; None for any
+    other OID."""
+    got = _BUILTIN.get(oid)
+    if got is not None or oid not in _pgcatalog.TYPES:
+        return got
+    name, typtype, _cat, typelem, _arr, delim, typlen, base = _pgcatalog.TYPES[oid]
+    kind = _kind(typtype, typelem, typlen)
+    subtype, multi = _pgcatalog.RANGES.get(oid, (0, 0))
+    rng = next((r for r, (_s, m) in _pgcatalog.RANGES.items() if m == oid), 0) \
+        if kind == "multirange" else 0
+    got = TypeInfo(oid=oid, schema="pg_catalog", name=name, kind=kind,
+                   element=typelem if kind == "array" else 0, base=base,
+                   subtype=subtype, range=rng, delimiter=delim)
+    _BUILTIN[oid] = got
+    return got
+
+
+_BUILTIN: dict[int, TypeInfo] = {}
+
+
+def _literal(s: str) -> str:
+    # an E'' literal: safe whatever standard_conforming_strings says
+    if "\x00" in s:
+        raise ValueError("a type name cannot hold NUL")
+    return "E'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+async def resolve_names(pg, keys) -> dict[tuple[str, str], int]:
+    """``{(schema, typename): oid}`` for the types of ``keys`` that exist."""
+    if not keys:
+        return {}
+    pairs = ", ".join(f"({_literal(s)}, {_literal(t)})" for s, t in keys)
+    req = await pg.simple_query(
+        "SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_array("
+        "n.nspname, t.typname, t.oid::int8)), '[]') FROM pg_catalog.pg_type t "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+        f"WHERE (n.nspname, t.typname) IN ({pairs})")
+    rows = req.results[0][1] if req.results else []
+    return {(s, t): oid for s, t, oid in json.loads(rows[0][0])} if rows else {}
 
 
 def _kind(typtype: str, typelem: int, typlen: int) -> str:

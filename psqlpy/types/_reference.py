@@ -71,7 +71,86 @@ def _decode_user(oid, data, types, depth):
         return _composite(info, data, types, depth)
     if info.kind == "array":
         return _array(info, data, types, depth)
+    if info.kind == "range":
+        return _range(data, lambda b: _part(info.subtype, b, types, depth))
+    if info.kind == "multirange":
+        sub = types.info(info.range).subtype
+        return _multirange(data, lambda b: _part(sub, b, types, depth))
+    if info.kind == "base" and info.name == "hstore":
+        return _hstore(data)
+    if info.kind == "base" and info.name == "vector":
+        return _vector(data)
     raise ValueError(f"no binary codec for type OID {oid}")
+
+
+def _range(data, decode):
+    r = _Reader(data)
+    flags = r.take(1)[0]
+    if flags & 0x01:
+        if r.left:
+            raise ProtocolError("malformed binary range: data after an empty range")
+        return _proto.Range(empty=True)
+    bounds = []
+    for inf in (0x08, 0x10):
+        if flags & inf:
+            bounds.append(None)
+            continue
+        n = r.i32()
+        if n < 0:
+            raise ProtocolError(f"malformed binary range: bound length {n}")
+        bounds.append(decode(r.take(n)))
+    if r.left:
+        raise ProtocolError(f"malformed binary range: {r.left} trailing bytes")
+    return _proto.Range(bounds[0], bounds[1], lower_inc=bool(flags & 0x02),
+                        upper_inc=bool(flags & 0x04))
+
+
+def _multirange(data, decode):
+    r = _Reader(data)
+    count = r.i32()
+    if count < 0 or count > r.left // 5:
+        raise ProtocolError(f"malformed binary multirange: {count} ranges")
+    out = []
+    for _ in range(count):
+        n = r.i32()
+        if n < 0:
+            raise ProtocolError(f"malformed binary multirange: range length {n}")
+        out.append(_range(r.take(n), decode))
+    if r.left:
+        raise ProtocolError(f"malformed binary multirange: {r.left} trailing bytes")
+    return out
+
+
+def _hstore(data):
+    r = _Reader(data)
+    count = r.i32()
+    if count < 0 or count > r.left // 8:
+        raise ProtocolError(f"malformed binary hstore: {count} pairs")
+    out = {}
+    for _ in range(count):
+        n = r.i32()
+        if n < 0:
+            raise ProtocolError(f"malformed binary hstore: key length {n}")
+        key = _text(r.take(n))
+        n = r.i32()
+        if n == -1:
+            out[key] = None
+        elif n < 0:
+            raise ProtocolError(f"malformed binary hstore: value length {n}")
+        else:
+            out[key] = _text(r.take(n))
+    if r.left:
+        raise ProtocolError(f"malformed binary hstore: {r.left} trailing bytes")
+    return out
+
+
+def _vector(data):
+    if len(data) < 4:
+        raise ProtocolError(f"malformed binary vector: {len(data)} bytes")
+    dim = struct.unpack("!H", data[:2])[0]
+    if len(data) != 4 + 4 * dim:
+        raise ProtocolError(f"malformed binary vector: {dim} dimensions in {len(data)} bytes")
+    return list(struct.unpack(f"!{dim}f", data[4:]))
 
 
 def _part(oid, data, types, depth):
@@ -507,9 +586,120 @@ def _array_decoder(elem_dec, delim=","):
     return dec
 
 
-def _int_vector(s):
-    """int2vector / oidvector: space-separated ints (the binary path gives a list too)."""
-    return [int(x) for x in s.split()]
+def _parse_range(s):
+    """A range's text -> ("empty",) or (lower_inc, lower text|None, upper text|None, upper_inc)."""
+    if s == "empty":
+        return None
+    if len(s) < 3 or s[0] not in "[(" or s[-1] not in "])":
+        raise RustToPyValueMappingError(f"cannot read range value {s[:60]!r}")
+    body, bounds, i = s[1:-1], [], 0
+    for last in (False, True):
+        buf, quoted, plain, start = [], False, True, i
+        while True:
+            if i >= len(body):
+                if not last or quoted:
+                    raise RustToPyValueMappingError(f"cannot read range value {s[:60]!r}")
+                break
+            c = body[i]
+            if c == '"':
+                plain = False
+                if quoted and i + 1 < len(body) and body[i + 1] == '"':
+                    buf.append('"')
+                    i += 2
+                    continue
+                quoted = not quoted
+            elif not last and not quoted and c == ",":
+                break
+            elif c == "\\":
+                plain = False
+                i += 1
+                buf.append(body[i])
+            else:
+                buf.append(c)
+            i += 1
+        bounds.append(None if plain and i == start else "".join(buf))
+        i += 1
+    return s[0] == "[", bounds[0], bounds[1], s[-1] == "]"
+
+
+def _range_decoder(sub):
+    def dec(s):
+        p = _parse_range(s)
+        if p is None:
+            return _proto.Range(empty=True)
+        lo_inc, lo, hi, hi_inc = p
+        conv = (lambda t: t) if sub is None else sub
+        return _proto.Range(None if lo is None else conv(lo), None if hi is None else conv(hi),
+                            lower_inc=lo_inc, upper_inc=hi_inc)
+    return dec
+
+
+def _multirange_decoder(sub):
+    rdec = _range_decoder(sub)
+
+    def dec(s):
+        if len(s) < 2 or s[0] != "{" or s[-1] != "}":
+            raise RustToPyValueMappingError(f"cannot read multirange value {s[:60]!r}")
+        out, i, body = [], 0, s[1:-1]
+        while i < len(body):
+            j, quoted = i, False
+            while j < len(body):
+                if body[j] == '"':
+                    quoted = not quoted
+                elif body[j] == "\\":
+                    j += 1
+                elif not quoted and body[j] in ")]":
+                    break
+                j += 1
+            if j >= len(body):
+                raise RustToPyValueMappingError(f"cannot read multirange value {s[:60]!r}")
+            out.append(rdec(body[i:j + 1]))
+            i = j + 1
+            if i < len(body):
+                if body[i] != ",":
+                    raise RustToPyValueMappingError(f"cannot read multirange value {s[:60]!r}")
+                i += 1
+        return out
+    return dec
+
+
+def _hstore_text(s):
+    out, i = {}, 0
+
+    def quoted(i):
+        if i >= len(s) or s[i] != '"':
+            raise RustToPyValueMappingError(f"cannot read hstore value {s[:60]!r}")
+        buf, i = [], i + 1
+        while s[i] != '"':
+            if s[i] == "\\":
+                i += 1
+            buf.append(s[i])
+            i += 1
+        return "".join(buf), i + 1
+    while i < len(s):
+        key, i = quoted(i)
+        if s[i:i + 2] != "=>":
+            raise RustToPyValueMappingError(f"cannot read hstore value {s[:60]!r}")
+        i += 2
+        if s[i:i + 4] == "NULL":
+            out[key], i = None, i + 4
+        else:
+            out[key], i = quoted(i)
+        if i < len(s):
+            if s[i:i + 2] != ", ":
+                raise RustToPyValueMappingError(f"cannot read hstore value {s[:60]!r}")
+            i += 2
+    return out
+
+
+def _vector_text(s):
+    if not (s.startswith("[") and s.endswith("]")):
+        raise RustToPyValueMappingError(f"cannot read vector value {s[:60]!r}")
+    return [_float4(x) for x in _nums(s)]
+
+
+_BUILTIN_RANGES = {3904: 23, 3926: 20, 3906: 1700, 3908: 1114, 3910: 1184, 3912: 1082}
+_BUILTIN_MULTIRANGES = {4451: 23, 4536: 20, 4532: 1700, 4533: 1114, 4534: 1184, 4535: 1082}
 
 
 def _int_vector(s):
@@ -521,7 +711,14 @@ TEXT_DECODERS = {oid: d for oid, d in SCALAR_DECODERS.items()}
 for _a, _e in ARRAY_ELEMENTS.items():
     TEXT_DECODERS[_a] = _array_decoder(SCALAR_DECODERS[_e], _ARRAY_DELIMITERS.get(_a, ","))
 TEXT_DECODERS[22] = TEXT_DECODERS[30] = _int_vector
-TEXT_DECODERS[22] = TEXT_DECODERS[30] = _int_vector
+for _r, _sub in _BUILTIN_RANGES.items():
+    TEXT_DECODERS[_r] = _range_decoder(SCALAR_DECODERS[_sub])
+for _r, _sub in _BUILTIN_MULTIRANGES.items():
+    TEXT_DECODERS[_r] = _multirange_decoder(SCALAR_DECODERS[_sub])
+for _arr, _r in ((3905, 3904), (3927, 3926), (3907, 3906), (3909, 3908), (3911, 3910),
+                 (3913, 3912), (6150, 4451), (6157, 4536), (6151, 4532), (6152, 4533),
+                 (6153, 4534), (6155, 4535)):
+    TEXT_DECODERS[_arr] = _array_decoder(TEXT_DECODERS[_r])
 # (types with a binary decoder we do not know yet stay str: see the test suite)
 
 
@@ -598,8 +795,18 @@ def user_type_decoder(oid, types, depth=0):
         parts = [user_type_decoder(t, types, depth + 1) for _, t in info.attributes]
         return _composite_decoder(info, parts)
     if info.kind == "array":
-        return _array_decoder(user_type_decoder(info.element, types, depth + 1),
-                              info.delimiter)
+        elem_info = types.info(info.element)
+        return _array_decoder(user_type_decoder(info.element, types, depth + 1) or None,
+                              elem_info.delimiter if elem_info else ",")
+    if info.kind == "range":
+        return _range_decoder(user_type_decoder(info.subtype, types, depth + 1) or None)
+    if info.kind == "multirange":
+        sub = types.info(info.range).subtype
+        return _multirange_decoder(user_type_decoder(sub, types, depth + 1) or None)
+    if info.kind == "base" and info.name == "hstore":
+        return _hstore_text
+    if info.kind == "base" and info.name == "vector":
+        return _vector_text
     return False
 
 
