@@ -6,11 +6,15 @@
 # consumes backend messages in arrival order and attributes them to the
 # request at the head of the queue; a request whose waiter was cancelled
 # still consumes its messages up to its ReadyForQuery, so the next request
-# never sees stale results.
+# never sees stale results.  What is sent when, and what a cancellation
+# does, is the connection's request pipeline (psqlpy/_pipeline.py): the
+# core only records, per request, that it was sent and whether anybody
+# still wants its result.
 #
 # ParameterStatus 'S', NoticeResponse 'N' and NotificationResponse 'A' are
 # legal in every state and are handled before the per-request switch.
 
+import copy as _copy
 from collections import deque
 cimport cython
 from cpython.dict cimport PyDict_Copy, PyDict_SetItem
@@ -64,6 +68,9 @@ cdef class Request:
         tuple _simple_names
         readonly object transaction_status
         readonly object decode_error  # first value that failed to decode
+        readonly bint sent            # pushed to the core (its bytes are written)
+        public bint abandoned         # nobody awaits its result any more
+        public object on_complete     # callable(request) once, when it completes or fails
 
     def __cinit__(self, int kind, waiter, Statement statement=None):
         self.kind = kind
@@ -83,6 +90,9 @@ cdef class Request:
         self._simple_names = None
         self.transaction_status = None
         self.decode_error = None
+        self.sent = False
+        self.abandoned = False
+        self.on_complete = None
 
     @property
     def tag(self):
@@ -239,7 +249,10 @@ cdef class CoreProtocol:
             waiter = req.waiter
             req.waiter = None
             if not waiter.done():
-                waiter.set_exception(exc)
+                # One exception object per waiter: a shared one would grow
+                # its traceback with every task that re-raises it.
+                waiter.set_exception(fresh_error(exc))
+            _completed(req)
         return 0
 
     def connection_lost(self, exc):
@@ -262,10 +275,17 @@ cdef class CoreProtocol:
 
     def push_request(self, Request req):
         if self._state == ST_CLOSED:
-            raise self.error if self.error is not None else ConnectionError("connection closed")
+            if self.error is not None:
+                raise fresh_error(self.error)
+            raise ConnectionError("connection closed")
         self._requests.append(req)
+        req.sent = True
         if self._current is None:
             self._current = req
+
+    def in_flight(self):
+        """The requests pushed and not yet complete, oldest first."""
+        return tuple(self._requests)
 
     @property
     def pending_requests(self):
@@ -347,6 +367,8 @@ cdef class CoreProtocol:
             req.waiter = None
             if not waiter.done():
                 waiter.set_result(req)
+            if req.on_complete is not None:
+                _completed(req)
             return 0
         if mtype == b'E':
             fields = parse_error_fields(f)
@@ -514,6 +536,30 @@ cdef class CoreProtocol:
             PyObject_GC_UnTrack(<void*>row)
         PyList_Append(req.rows, row)
         return 0
+
+
+cdef int _completed(Request req) except -1:
+    cb = req.on_complete
+    if cb is not None:
+        req.on_complete = None
+        cb(req)
+    return 0
+
+
+def fresh_error(exc):
+    """A new exception object like ``exc`` (same class and arguments, no
+    traceback) with ``exc`` as its ``__cause__``: what to raise, each time,
+    for an error stored once (the one that broke a connection), so that no
+    traceback grows with every caller that raises it."""
+    try:
+        new = _copy.copy(exc)
+    except Exception:
+        new = None
+    if new is None or new is exc or type(new) is not type(exc):
+        new = ConnectionClosedError(str(exc))
+    new.__traceback__ = None
+    new.__cause__ = exc
+    return new
 
 
 def rows_to_dicts(tuple names, list rows):

@@ -14,7 +14,8 @@ Low-level use, with no asyncio at all::
 """
 
 from psqlpy.exceptions import (
-    ProtocolError, InterfaceError, PyToRustValueMappingError, RustToPyValueMappingError)
+    ProtocolError, InterfaceError, PyToRustValueMappingError, RustToPyValueMappingError,
+    ConnectionClosedError)
 from psqlpy._messages import *  # noqa: F401,F403  (re-exported: typed backend messages)
 from psqlpy._messages import __all__ as _messages_all
 

@@ -320,3 +320,16 @@ def build_bind_portal(Statement st, params, str portal):
     write_bind(b, portal, st, params)
     write_empty(b, b'S')
     return b.to_bytes()
+
+
+def build_open_portal_unnamed(Statement st, params, str portal):
+    """Parse(unnamed, ``st.query``, ``st.param_oids``) + Bind(``portal``) +
+    Describe(portal) + Sync: a portal over a one-shot statement, set up in one
+    unit, so no other query's Parse can replace the unnamed statement between
+    its Parse and its Bind.  ``st`` has no columns: results come in text."""
+    cdef WriteBuffer b = WriteBuffer()
+    write_parse(b, "", st.query, st.param_oids)
+    write_bind(b, portal, st, params)
+    write_describe(b, b'P', portal)
+    write_empty(b, b'S')
+    return b.to_bytes()

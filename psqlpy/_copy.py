@@ -11,8 +11,11 @@ The flow (protocol "COPY Operations")::
                                  <---   CommandComplete "COPY n" | ErrorResponse
                                  <---   ReadyForQuery
 
-The caller's task sends the Query and awaits its ReadyForQuery through
-``PgConnection.request``, like any other query; the core calls our
+The Query and its data are one unit of the connection's pipeline
+(``psqlpy._pipeline``), written in pieces: ``open_stream`` writes the Query and
+holds the wire until CopyDone or CopyFail is written (or the server refused
+the COPY), so no other task's query lands in the middle of the data, where the
+server would read it as part of the COPY.  The core calls our
 ``copy_in_handler`` when CopyInResponse arrives, and only then a streaming
 task (strongly referenced by the connection) starts sending CopyData.  Data
 is therefore never on the wire before the server is in copy-in mode, and a
@@ -23,9 +26,9 @@ Failure paths, all of which leave the connection usable:
 * the source (or the record encoder) raises: the streaming task sends
   CopyFail, the server answers ErrorResponse + ReadyForQuery and nothing is
   inserted; the source's own exception is re-raised to the caller.
-* the caller is cancelled (``asyncio.wait_for`` timeout, task.cancel()):
-  ``request`` keeps the request in the core's queue and makes the next
-  request wait for its ReadyForQuery; we stop the streaming task, which sends
+* the caller is cancelled (``asyncio.wait_for`` timeout, task.cancel()): the
+  pipeline abandons the unit (the core still consumes its reply) and may
+  cancel it on the server; we stop the streaming task, which sends
   CopyFail (or the handler sends it at once if the server was not yet in
   copy-in mode), so the COPY is aborted and rolled back.  Once CopyDone has
   gone out the outcome is the server's: a cancel arriving then may leave the
@@ -124,10 +127,24 @@ class _CopyIn:
     def _task_done(self, task) -> None:
         self._end(_proto.build_copy_fail("COPY cancelled by the client"))
 
+    # Called by the core when the COPY's unit completes.
+    def on_complete(self, _req) -> None:
+        if self.task is None and not self.ended:
+            # The server refused the COPY before copy-in: nothing more to send.
+            self.ended = True
+            self.pg.end_stream(self)
+        elif self.task is not None and not self.task.done():
+            # It gave up mid-stream (bad data): stop sending.  The task's
+            # CopyFail, which the server ignores now, frees the wire; nothing
+            # of another unit can be written in between.
+            self.aborted = True
+            self.task.cancel()
+
     def _end(self, msg) -> None:
         if not self.ended:
             self.ended = True
             self._write(msg)
+            self.pg.end_stream(self)   # the unit is written: the wire is free
 
     def _write(self, data) -> None:
         transport = self.pg.transport
@@ -175,13 +192,14 @@ async def copy_in(pg, sql: str, messages, context=ConnectionExecuteError) -> int
     """Run ``sql`` (a COPY ... FROM STDIN) and send ``messages`` (an async
     iterator of complete CopyData messages); returns the row count."""
     state = _CopyIn(pg, messages)
+    req, fut = await pg.open_stream(_proto.REQUEST_SIMPLE, _proto.build_query(sql),
+                                    token=state, copy_in_handler=state.on_copy_in,
+                                    on_complete=state.on_complete)
     try:
-        req = await pg.request(_proto.REQUEST_SIMPLE, _proto.build_query(sql),
-                               copy_in_handler=state.on_copy_in)
+        req = await pg.result(req, fut)
     except BaseException:
         # Cancelled (or the connection failed): make sure the server's COPY is
-        # aborted; ``request`` already keeps the connection's request queue
-        # consistent.
+        # aborted; the pipeline already keeps the connection's units in order.
         state.aborted = True
         task = state.task
         if task is not None and not task.done():

@@ -1,25 +1,22 @@
-"""The low-level connection: one socket, the Cython core, request/response.
+"""The low-level connection: the request pipeline plus the protocol flows.
 
 Everything public (Connection, Transaction, Listener, pool) is built on
-``PgConnection``; it knows the protocol flows (simple query, prepare,
-bind/execute, cancel) but nothing about the psqlpy API's result shapes.
+``PgConnection``.  Its wire -- units, cancellation, background clean-up,
+waiting for idle -- is :class:`psqlpy._pipeline.RequestPipeline`; this module
+adds the flows (simple query, prepare, bind/execute, execute_many) and the
+statement cache, and knows nothing about the psqlpy API's result shapes.
 """
 from __future__ import annotations
 
 import asyncio
 import collections
 import logging
-import socket
 
 from . import protocol as _proto
+from ._pipeline import RequestPipeline
+from .exceptions import ConnectionExecuteError, make_server_error
 from .types import ConnectionTypes
 from .types import _unprepared
-from .exceptions import (
-    BaseConnectionError,
-    ConnectionClosedError,
-    ConnectionExecuteError,
-    make_server_error,
-)
 
 log = logging.getLogger("psqlpy.connection")
 
@@ -27,23 +24,15 @@ log = logging.getLogger("psqlpy.connection")
 _STALE_STATEMENT = {"26000", "0A000"}
 
 
-class PgConnection:
+class PgConnection(RequestPipeline):
     __slots__ = (
-        "loop", "core", "protocol", "transport", "config", "host", "port",
-        "_stmt_cache", "_stmt_cache_size", "_stmt_counter", "_drain", "_closed",
-        "_tasks", "notice_log", "server_version", "_lost_callbacks", "__weakref__",
-        "tls", "before_request", "_types",
+        "config", "_stmt_cache", "_stmt_cache_size", "_stmt_counter", "notice_log",
+        "server_version", "__weakref__", "_types",
     )
 
     def __init__(self, loop, core, protocol, transport, config, host, port, tls=False):
-        self.loop = loop
-        self.core = core
-        self.protocol = protocol
-        self.transport = transport
+        super().__init__(loop, core, protocol, transport, host, port, tls)
         self.config = config
-        self.host = host
-        self.port = port
-        self.tls = tls
         self._stmt_cache: collections.OrderedDict = collections.OrderedDict()
         # ``statement_cache_size`` on the settings: 0 turns the cache off and
         # every query goes through the one-shot unprepared flow (PgBouncer in
@@ -51,189 +40,23 @@ class PgConnection:
         size = getattr(config, "statement_cache_size", None)
         self._stmt_cache_size = 256 if size is None else max(0, int(size))
         self._stmt_counter = 0
-        self._drain: asyncio.Future | None = None
-        self._closed = False
-        self._tasks: set[asyncio.Task] = set()
-        self._lost_callbacks: list = []
-        self.before_request = None
         # What is known of types and the codecs for them; a pool hands its
         # connections views of one shared registry (ConnectionPool._open_in_slot).
         self._types = None
         self.types = ConnectionTypes()
         self.server_version = _parse_server_version(core.parameters.get("server_version", ""))
-        core.writer = transport.write
-        core.fatal_handler = self._on_fatal
-        core.async_error_handler = self._on_async_error
-        core.notice_handler = self._on_notice
-
-    # ---- state -------------------------------------------------------------
-
-    @property
-    def is_closed(self) -> bool:
-        return self._closed or self.core.is_closed
-
-    @property
-    def transaction_status(self) -> str:
-        return self.core.transaction_status
-
-    @property
-    def backend_pid(self) -> int:
-        return self.core.backend_pid
-
-    def add_lost_callback(self, cb) -> None:
-        self._lost_callbacks.append(cb)
-
-    def _on_fatal(self, exc) -> None:
-        log.error("protocol failure, closing the connection: %s", exc)
-        self._closed = True
-        self.transport.abort()
-
-    def _on_async_error(self, fields) -> None:
-        err = make_server_error(fields, ConnectionClosedError)
-        log.warning("server error outside a query: %s", err)
-        if fields.get("S") in ("FATAL", "PANIC"):
-            self._closed = True
-
-    def _on_notice(self, fields) -> None:
-        log.info("NOTICE from server: %s", fields.get("M"))
-
-    def _connection_lost(self, err) -> None:
-        self._closed = True
-        for cb in list(self._lost_callbacks):
-            try:
-                cb(err)
-            except Exception:  # a broken callback must not hide the loss
-                log.exception("connection-lost callback failed")
-
-    def spawn(self, coro) -> asyncio.Task:
-        """A task we keep a strong reference to until it ends."""
-        task = self.loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    # ---- the request cycle ---------------------------------------------------
-
-    def _check_open(self) -> None:
-        if self._closed or self.core.is_closed:
-            err = self.core.error
-            if isinstance(err, BaseConnectionError):
-                raise err
-            raise ConnectionClosedError("the connection is closed")
-
-    async def request(self, kind: int, data: bytes, statement=None, copy_in_handler=None):
-        """Send ``data`` (ending in Sync or a simple Query) and wait for its
-        ReadyForQuery.  Returns the Request; server errors stay on it."""
-        if self._drain is not None:
-            await self._wait_drain()
-        self._check_open()
-        req, fut = self._push(kind, data, statement, copy_in_handler)
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            self._cancelled(req)
-            raise
-
-    def _push(self, kind: int, data: bytes, statement=None, copy_in_handler=None):
-        """Queue a Request and write ``data``: ``(request, its future)``."""
-        fut = self.loop.create_future()
-        req = _proto.Request(kind, fut, statement)
-        if copy_in_handler is not None:
-            req.copy_in_handler = copy_in_handler
-        self.core.push_request(req)
-        self.transport.write(data)
-        if self.before_request is not None:
-            # After the push: what it parses must see a request in flight (a
-            # listener's core then keeps reading past a full router); after
-            # the write: what it wakes may send queries of its own.
-            self.before_request()
-        return req, fut
-
-    def _cancelled(self, req) -> None:
-        # The awaiting task was cancelled: unless the reply is complete or the
-        # connection gone, the request is still in flight.
-        if req.transaction_status is None and not self.core.is_closed:
-            self._cancel_in_flight(req)
-
-    def _cancel_in_flight(self, req) -> None:
-        # The task was cancelled (or timed out) mid-query.  Keep the request in
-        # the core's queue so its messages are consumed, ask the server to stop
-        # it, and make the next request wait until both are done, so no stale
-        # result and no late CancelRequest can hit the next query.
-        drain = self.loop.create_future()
-        drain.add_done_callback(_retrieve)
-        req.waiter = drain
-        self._add_barrier(self._cancel_and_drain, drain)
-
-    def _add_barrier(self, fn, *args, after: bool = False) -> asyncio.Future:
-        """Run ``fn(*args)`` in the background (``after``: once the barriers
-        before it have ended); no request starts until it and every barrier
-        added before it have ended.  Chained: several requests cancelled at
-        once (a pipeline) each send a CancelRequest, and the last one's may
-        reach the server first.  Returns a future done when it has ended."""
-        prev = self._drain
-        done = self.loop.create_future()
-        self._drain = done
-
-        async def run():
-            if after and prev is not None:
-                await asyncio.shield(prev)
-            try:
-                await fn(*args)
-            finally:
-                if prev is not None:
-                    await asyncio.shield(prev)
-
-        def ended(task):
-            # A done callback, not a finally: it also runs for a task
-            # cancelled (by close()) before its first step.
-            if not task.cancelled() and task.exception() is not None:
-                log.warning("background step failed: %r", task.exception())
-            if not done.done():
-                done.set_result(None)
-            if self._drain is done:
-                self._drain = None
-
-        self.spawn(run()).add_done_callback(ended)
-        return done
-
-    async def _cancel_and_drain(self, req_done: asyncio.Future) -> None:
-        try:
-            await asyncio.wait_for(self.send_cancel(), timeout=10)
-        except Exception as e:  # the request still drains normally
-            log.warning("could not send CancelRequest: %s", e)
-        try:
-            await asyncio.wait_for(asyncio.shield(req_done), timeout=30)
-        except asyncio.TimeoutError:
-            log.error("cancelled query did not finish in 30 s; closing the connection")
-            self.terminate()
-        except Exception:
-            pass
-
-    def run_first(self, fn, *args) -> asyncio.Future:
-        """Run ``fn(*args)`` once every request sent so far has ended and
-        before any later request starts, whoever sends it (the pool's reset
-        after the connection is handed back included).  ``fn`` sends with
-        :meth:`send_now`.  Returns a future done when it has run."""
-        return self._add_barrier(fn, *args, after=True)
-
-    async def send_now(self, kind: int, data: bytes, statement=None):
-        """A request sent at once, past the barriers: only for the body of
-        :meth:`run_first` (a plain request() there would wait for itself)."""
-        self._check_open()
-        _, fut = self._push(kind, data, statement)
-        return await fut
 
     def rollback_soon(self) -> None:
-        """Roll back whatever transaction is open once every request sent so
-        far has ended, before any later request runs.  For a BEGIN, COMMIT or
-        ROLLBACK whose task was cancelled: it may still run (it is drained) or
-        never have been sent, and nothing else would end that transaction."""
+        """Roll back whatever transaction is open once every unit sent so far
+        has completed, before any later one runs.  For a BEGIN, COMMIT or
+        ROLLBACK whose task was cancelled (it may still run, or never have
+        been sent, and nothing else would end that transaction) and for a
+        transaction block left by an exception: the caller does not wait."""
         if not self.is_closed:
             self.run_first(self._rollback_open)
 
     async def _rollback_open(self) -> None:
-        if self.is_closed or (self.transaction_status == "I" and not self.core.pending_requests):
+        if self.is_closed or self.transaction_status == "I":
             return
         try:
             await asyncio.wait_for(
@@ -243,46 +66,6 @@ class PgConnection:
             self.terminate()
         except Exception as e:
             log.warning("could not roll back after a cancelled transaction command: %s", e)
-
-    async def _wait_drain(self) -> None:
-        # A barrier may be chained onto while we wait: wait for the last one.
-        while self._drain is not None and not self._drain.done():
-            await asyncio.shield(self._drain)
-
-    async def send_cancel(self) -> None:
-        """CancelRequest over a new connection; returns when the server has
-        processed it (it closes that connection)."""
-        data = _proto.build_cancel_request(self.core.backend_pid, self.core.backend_secret)
-        reader, writer = await self._open_cancel_connection()
-        try:
-            writer.write(data)
-            await writer.drain()
-            await reader.read()  # EOF once the postmaster has signalled the backend
-        finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except Exception:
-                pass
-
-    async def _open_cancel_connection(self):
-        if self.host.startswith("/"):
-            return await asyncio.open_unix_connection(f"{self.host}/.s.PGSQL.{self.port}")
-        # The address we are connected to, not the host name again: a name may
-        # resolve to several servers (DNS round robin, a headless service), and
-        # a server ignores a CancelRequest for a backend it does not have.
-        peer = self.transport.get_extra_info("peername")
-        sock = self.transport.get_extra_info("socket")
-        if peer is None or sock is None:
-            return await asyncio.open_connection(self.host, self.port)
-        s = socket.socket(sock.family, socket.SOCK_STREAM)
-        s.setblocking(False)
-        try:
-            await self.loop.sock_connect(s, peer)
-            return await asyncio.open_connection(sock=s)
-        except BaseException:
-            s.close()
-            raise
 
     def raise_for(self, req, context=ConnectionExecuteError):
         if req.error_fields is not None:
@@ -435,9 +218,7 @@ class PgConnection:
             err = _proto.decode_text_columns(req.rows, cols, codecs)
             if err is not None:
                 raise err
-        if req.columns:
-            info = self.types.info
-            st.set_types([info(c.type_oid) for c in req.columns], [info(o) for o in oids])
+        self._set_text_types(st, req.columns, oids)
         return req
 
     async def execute_many(self, sql: str, seq_params, prepared: bool = True,
@@ -466,15 +247,13 @@ class PgConnection:
         self.raise_for(req, context)
 
     async def _request_batches(self, st, batches):
-        """One request for every chunk of ``batches`` (Bind/Execute messages,
+        """One unit for every chunk of ``batches`` (Bind/Execute messages,
         encoded as they are needed), written a chunk at a time (waiting on
-        transport backpressure, never on the server), one Sync at the end, so
-        the whole set is pipelined and atomic like one statement."""
-        if self._drain is not None:
-            await self._wait_drain()
-        self._check_open()
+        transport backpressure, never on the server) with the wire held, one
+        Sync at the end, so the whole set is pipelined and atomic like one
+        statement, and no other unit lands in its middle."""
         first = next(batches)   # encode errors cost nothing yet
-        req, fut = self._push(_proto.REQUEST_EXTENDED, first, st)
+        req, fut = await self.open_stream(_proto.REQUEST_EXTENDED, first, st)
         try:
             # Each chunk is encoded while the kernel still sends the last.
             for chunk in batches:
@@ -482,58 +261,41 @@ class PgConnection:
                 self.transport.write(chunk)
         except BaseException:
             # A bad row or a cancellation mid-way: make the server discard the
-            # whole set; the request then completes (unawaited) in order.
+            # whole set; the unit then completes, unawaited, in order.
             if not self.is_closed and not self.transport.is_closing():
                 self.transport.write(_proto.build_pipeline_abort())
-            fut.add_done_callback(_retrieve)   # nobody awaits it now
+            self.end_stream(req)
+            self.abandon(req)
             raise
         self.transport.write(_proto.build_sync())
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            self._cancelled(req)
-            raise
+        self.end_stream(req)
+        return await self.result(req, fut)
 
-    # ---- closing -------------------------------------------------------------
+    async def open_portal_unprepared(self, sql: str, params, portal: str, context):
+        """Open ``portal`` over a one-shot (unnamed) statement in one unit:
+        Parse + Bind + Describe(portal) + Sync, parameters typed from their
+        Python values, results in text.  Returns the statement, described by
+        the portal's columns (user-defined types among them learned first):
+        fetch from the portal with it, the core decodes the text rows."""
+        oids, values = _unprepared.prepare_params(params)
+        st = _proto.Statement.text_results_for("", sql, oids, self.types.lookup)
+        req = await self.request(_proto.REQUEST_SYNC,
+                                 _proto.build_open_portal_unnamed(st, values, portal), st)
+        self.raise_for(req, context)
+        if st.unknown_columns:
+            await self.types.learn_columns(self, req.columns)
+            st.describe_text(req.columns)
+        self._set_text_types(st, req.columns, oids)
+        return st
 
-    def terminate(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.abort()
-        self._closed = True
+    def _set_text_types(self, st, columns, oids) -> None:
+        if columns:
+            info = self.types.info
+            st.set_types([info(c.type_oid) for c in columns], [info(o) for o in oids])
 
-    def terminate_soon(self) -> None:
-        """Send Terminate and close without waiting (for sync close paths)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if not self.transport.is_closing():
-                self.transport.write(_proto.build_terminate())
-                self.transport.close()
-        except Exception:
-            self.transport.abort()
-
-    async def close(self, timeout: float = 5.0) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if not self.transport.is_closing():
-                self.transport.write(_proto.build_terminate())
-                self.transport.close()
-            await asyncio.wait_for(asyncio.shield(self.protocol.closed), timeout)
-        except Exception:
-            self.transport.abort()
-        for t in list(self._tasks):
-            t.cancel()
-
-
-def _retrieve(fut) -> None:
-    # For a future nobody may await any more (a drained request whose barrier
-    # close() cancelled): mark its exception seen, or asyncio logs "Future
-    # exception was never retrieved" at ERROR when it is collected.
-    if not fut.cancelled():
-        fut.exception()
+    def statement_is_current(self, st) -> bool:
+        """``st`` is still the cached (so still prepared) statement for its text."""
+        return self._stmt_cache.get(st.query) is st
 
 
 def _unprepared_batch(sql: str, seq) -> bytes:

@@ -1,4 +1,9 @@
-"""Connection: the psqlpy API over one PgConnection."""
+"""Connection: the psqlpy API over one PgConnection.
+
+The other API modules reach a Connection's PgConnection through the functions
+at the end of this module (:func:`pg_of`, :func:`owned_pg`, :func:`rebind`),
+never through its attributes.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -120,9 +125,9 @@ class _QueryMethods:
 
     async def in_transaction(self) -> bool:
         pg = self._pg()
-        # After a cancellation the status is known once the drain (and any
-        # ROLLBACK it runs) is over.
-        await pg._wait_drain()
+        # The status is known once what was sent before (a cancelled query's
+        # clean-up, the ROLLBACK after it) has completed.
+        await pg.wait_idle()
         return pg.transaction_status != "I"
 
     # attributes the OpenTelemetry instrumentation and users read
@@ -213,7 +218,7 @@ class Connection(_QueryMethods):
         pg = self._pg()
         query, params = bind_parameters(querystring, parameters)
         st = await pg.statement_for(query, True, self._error_context)
-        return PreparedStatement(self, st, params)
+        return PreparedStatement(self, st, params, self._error_context)
 
     def close(self) -> None:
         """Return the connection to its pool, or close it when it has none."""
@@ -234,15 +239,54 @@ class Connection(_QueryMethods):
     async def __aenter__(self):
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, exc_type, exc, tb):
         if self._pool is None and not self._released:
-            # Our own socket: close it gracefully and wait for it.
             self._released = True
             if self._conn is not None:
-                await self._conn.close()
+                if exc_type is not None and not issubclass(exc_type, Exception):
+                    # Cancelled (a timeout): the caller's deadline is over,
+                    # so close without waiting for the socket.
+                    self._conn.terminate_soon()
+                else:
+                    # Our own socket: close it gracefully and wait for it.
+                    await self._conn.close()
             return
         self.close()
 
     def __repr__(self):
-        state = "closed" if self.is_closed() else "open"
-        return f"<psqlpy.Connection {state}>"
+        if self.is_closed():
+            return "<psqlpy.Connection closed>"
+        pg = self._conn
+        status = {"I": "idle", "T": "in transaction", "E": "in failed transaction"}.get(
+            pg.transaction_status, "busy")
+        return (f"<psqlpy.Connection open {pg.config.describe()} pid={pg.backend_pid} "
+                f"{status}>")
+
+
+# ---- the named interface for the other API modules ----------------------------
+
+def pg_of(obj):
+    """The PgConnection a Connection or Transaction runs its queries on; raises
+    (ConnectionClosedError, TransactionClosedError) when it may not."""
+    return obj._pg()
+
+
+def config_of(conn: Connection):
+    """The settings ``conn`` was opened with."""
+    return conn._pg_config()
+
+
+def owned_pg(conn: Connection):
+    """``conn``'s PgConnection while it is still ``conn``'s: None once the
+    connection is closed or handed back to its pool, where another user may
+    have it."""
+    pg = conn._conn
+    if conn._released or pg is None or pg.is_closed:
+        return None
+    return pg
+
+
+def rebind(conn: Connection, pg) -> None:
+    """Point ``conn`` at another PgConnection (None: none), for a Connection
+    whose socket is replaced, as a listener's is on a reconnect."""
+    conn._conn = pg

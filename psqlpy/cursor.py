@@ -22,7 +22,13 @@ users expect and say so here):
   connection is closed or back in its pool, closing the cursor does nothing there.
 * A fetch cancelled in flight (a timeout) loses its rows, so every later fetch
   raises ``CursorFetchError`` rather than silently skipping them; ``execute()``
-  opens a fresh portal.
+  opens a fresh portal.  Leaving ``async with`` by a cancellation does not wait
+  for the close (it still runs before any later request).
+* The portal is set up in one unit of the connection's pipeline: with the
+  statement cache off (``statement_cache_size=0``, PgBouncer) that is Parse of
+  the unnamed statement, Bind and Describe behind one Sync, so another task's
+  query can never replace the statement between its Parse and its Bind; rows
+  then come in text and are decoded by column type, as for ``prepared=False``.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ import itertools
 from . import protocol as _proto
 from ._named import bind_parameters
 from ._results import QueryResult
+from .connection import owned_pg, pg_of
 from .exceptions import (
     CursorClosedError,
     CursorFetchError,
@@ -62,8 +69,8 @@ class Cursor:
 
     def _pg(self):
         if self._transaction is not None:
-            return self._transaction._pg()
-        return self._connection._pg()
+            return pg_of(self._transaction)
+        return pg_of(self._connection)
 
     # attributes the instrumentation and users read
     @property
@@ -96,18 +103,24 @@ class Cursor:
             raise CursorStartError("the cursor has no query")
         pg = self._pg()
         query, params = bind_parameters(self.querystring, self.parameters)
-        await pg._wait_drain()    # the status is known once a drain is over
+        # The status is known once what was sent before has completed.
+        await pg.wait_idle()
         own_tx = pg.transaction_status == "I"
+        text = pg.statement_cache_size <= 0
         try:
             if own_tx:
                 await pg.simple_query("BEGIN", CursorStartError)
-            st = await pg.statement_for(query, True, CursorStartError)
-            # Bind the portal now (Sync does not close it inside a transaction):
-            # with the statement cache off the statement is the unnamed one, which
-            # the next query on this connection would replace.
+            # Bind the portal now (Sync does not close it inside a transaction).
             portal = f"__psqlpy_c{next(_portal_ids)}"
-            req = await pg.request(_proto.REQUEST_SYNC, _proto.build_bind_portal(st, params, portal), st)
-            pg.raise_for(req, CursorStartError)
+            if text:
+                # Parse + Bind in one unit: the unnamed statement is replaced
+                # by the next Parse on this connection, whoever sends it.
+                st = await pg.open_portal_unprepared(query, params, portal, CursorStartError)
+            else:
+                st = await pg.statement_for(query, True, CursorStartError)
+                req = await pg.request(_proto.REQUEST_SYNC,
+                                       _proto.build_bind_portal(st, params, portal), st)
+                pg.raise_for(req, CursorStartError)
         except BaseException:
             if own_tx:
                 # The transaction we began must not outlive a failed start
@@ -146,7 +159,7 @@ class Cursor:
         except BaseException as e:
             if not isinstance(e, Exception):
                 # Cancelled: the portal may still have advanced, its rows
-                # drained to nobody; going on would silently skip them.
+                # consumed for nobody; going on would silently skip them.
                 self._lost = True
             raise
         pg.raise_for(req, CursorFetchError)
@@ -190,11 +203,7 @@ class Cursor:
         """The connection's PgConnection while it is still ours: None once the
         connection is closed or handed back to its pool, where another user
         may have it (and a COMMIT of ours would end their transaction)."""
-        conn = self._connection
-        pg = conn._conn
-        if conn._released or pg is None or pg.is_closed:
-            return None
-        return pg
+        return owned_pg(self._connection)
 
     def close(self):
         """Close the cursor (its portal, and its own transaction if it began one).
@@ -233,8 +242,11 @@ class Cursor:
             await self.start()
         return self
 
-    async def __aexit__(self, *exc) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        closing = self.close()
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            return     # cancelled: the close runs on in the background, in order
+        await closing
 
     def __aiter__(self) -> Cursor:
         return self

@@ -50,13 +50,13 @@ import types
 
 from ._connect import open_connection
 from ._ident import quote_ident
-from .connection import Connection
+from .connection import Connection, rebind
 from .exceptions import (
     ListenerCallbackError,
     ListenerClosedError,
     ListenerStartError,
 )
-from .protocol import ListenerNotificationMsg, NotificationRouter
+from .protocol import ListenerNotificationMsg, NotificationRouter, fresh_error
 
 log = logging.getLogger("psqlpy.listener")
 
@@ -256,7 +256,7 @@ class Listener:
             pg.terminate()
             raise
         self._pg = pg
-        conn._conn = pg
+        rebind(conn, pg)
         self._conn = conn
         # Notifications that came in the read with the LISTEN's reply may
         # have filled the router and paused this core while self._pg was
@@ -296,9 +296,10 @@ class Listener:
         self._contexts.clear()   # a cancelled worker still finishes its _handoff
         self._idle.clear()
         pg, self._pg = self._pg, None
-        self._conn = self._connection._conn = None
+        self._conn = None
+        rebind(self._connection, None)
         if pg is not None:
-            pg._lost_callbacks.clear()
+            pg.clear_lost_callbacks()
             await pg.close()
         self._closed_error = ListenerClosedError("the listener was shut down")
         self._wake_iterator()
@@ -636,7 +637,7 @@ class Listener:
                 if isinstance(self._closed_error, ListenerClosedError) and not self._started \
                         and str(self._closed_error) == "the listener was shut down":
                     raise StopAsyncIteration
-                raise self._closed_error
+                raise fresh_error(self._closed_error)
             if not self._started and self._reconnect_task is None:
                 raise ListenerStartError("the listener is not started; call startup() first")
             # Several tasks may iterate one listener: each waits on its own

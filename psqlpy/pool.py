@@ -232,8 +232,9 @@ class ConnectionPool:
         if pg.is_closed or self._closed:
             self._discard(pg)
             return
-        if pg.transaction_status != "I" or pg.core.pending_requests or pg._drain is not None:
-            # Left mid-transaction or mid-query: reset it before reuse.
+        if pg.transaction_status != "I" or not pg.is_idle:
+            # Left mid-transaction, mid-query or with a clean-up still running:
+            # reset it before reuse.
             self._spawn(self._reset_then_put_back(pg))
             return
         if self._recycling == ConnRecyclingMethod.Clean:
@@ -254,7 +255,7 @@ class ConnectionPool:
         try:
             pg.loop.call_soon_threadsafe(self._release, pg)
         except RuntimeError:   # the loop is closed: nothing can run there any more
-            pg._closed = True
+            pg.mark_closed()
 
     def _spawn(self, coro):
         task = asyncio.get_running_loop().create_task(coro)
@@ -262,15 +263,15 @@ class ConnectionPool:
         task.add_done_callback(self._tasks.discard)
 
     async def _reset_then_put_back(self, pg) -> None:
-        """A connection returned mid-query or mid-transaction: wait for the query to
-        end (it was cancelled), ROLLBACK, and for ``Clean`` also DISCARD ALL.  It is
-        never handed out before this is done; one that cannot be reset is closed."""
+        """A connection returned mid-query or mid-transaction: wait until it is
+        idle (what was sent has completed, a cancelled query's clean-up has run),
+        ROLLBACK, and for ``Clean`` also DISCARD ALL.  It is never handed out
+        before this is done; one that cannot be reset is closed."""
         try:
-            await asyncio.wait_for(pg._wait_drain(), 30)
-            for _ in range(30_000):
-                if not pg.core.pending_requests or pg.is_closed:
-                    break
-                await asyncio.sleep(0.001)
+            await asyncio.wait_for(pg.wait_idle(), 30)
+            if pg.is_closed:
+                self._put_back(pg)   # discards it
+                return
             if pg.transaction_status != "I":
                 await asyncio.wait_for(pg.simple_query("ROLLBACK"), 30)
             if self._recycling == ConnRecyclingMethod.Clean:
@@ -359,6 +360,12 @@ class ConnectionPool:
         # The reference driver's method (its stub lists it); it returns the pool
         # itself, so iter(pool) raises TypeError there as here.
         return self
+
+    def __repr__(self) -> str:
+        st = self.status()
+        state = "closed" if self._closed else "open"
+        return (f"<psqlpy.ConnectionPool {state} {self._config.describe()} "
+                f"size={st.size}/{st.max_size} available={st.available} waiting={st.waiting}>")
 
     def __enter__(self):
         return self

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from . import protocol as _proto
 from ._results import Column, QueryResult, describe_columns
+from .connection import pg_of
+from .exceptions import ConnectionExecuteError
 
 __all__ = ["Column", "PreparedStatement"]
 
@@ -12,10 +14,11 @@ class PreparedStatement:
     and described once; ``execute()`` runs it with the parameters given to prepare()
     (asyncpg binds at execute time; the reference driver binds at prepare time)."""
 
-    def __init__(self, connection, statement, parameters):
+    def __init__(self, connection, statement, parameters, context=ConnectionExecuteError):
         self._connection = connection
         self._statement = statement
         self._parameters = parameters
+        self._context = context
 
     @property
     def querystring(self) -> str:
@@ -26,22 +29,20 @@ class PreparedStatement:
         return self._parameters
 
     async def execute(self) -> QueryResult:
-        pg = self._connection._pg()
+        pg = pg_of(self._connection)
         st = self._statement
         if not st.name:
             # The unnamed statement (statement cache off, e.g. behind PgBouncer)
             # is overwritten by the next query: run it the one-round-trip way.
-            req = await pg.execute(st.query, self._parameters, False,
-                                   self._connection._error_context)
+            req = await pg.execute(st.query, self._parameters, False, self._context)
             st = req.statement
             return QueryResult(st.column_names, req.rows, req.tag, st)
-        if pg._stmt_cache.get(st.query) is not st:
+        if not pg.statement_is_current(st):
             # evicted from the cache (closed on the server) or DISCARDed: prepare again
-            st = self._statement = await pg.statement_for(st.query, True,
-                                                          self._connection._error_context)
+            st = self._statement = await pg.statement_for(st.query, True, self._context)
         req = await pg.request(_proto.REQUEST_EXTENDED,
                                _proto.build_execute_statement(st, self._parameters), st)
-        pg.raise_for(req, self._connection._error_context)
+        pg.raise_for(req, self._context)
         return QueryResult(st.column_names, req.rows, req.tag, st)
 
     def cursor(self, array_size=None):

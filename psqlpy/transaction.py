@@ -7,7 +7,7 @@ from ._enums import IsolationLevel, ReadVariant
 from ._ident import quote_ident
 from ._named import bind_parameters
 from ._results import QueryResult
-from .connection import _QueryMethods
+from .connection import _QueryMethods, config_of, pg_of
 from .exceptions import (
     TransactionBeginError,
     TransactionClosedError,
@@ -46,10 +46,10 @@ class Transaction(_QueryMethods):
         # block, as in the reference driver (whose own test suite relies on it).
         if self._state == "done":
             raise TransactionClosedError("the transaction is already finished")
-        return self._connection._pg()
+        return pg_of(self._connection)
 
     def _pg_config(self):
-        return self._connection._pg_config()
+        return config_of(self._connection)
 
     def _begin_sql(self) -> str:
         parts = ["BEGIN"]
@@ -62,21 +62,27 @@ class Transaction(_QueryMethods):
         return " ".join(parts)
 
     async def begin(self) -> None:
+        await self._begin()
+
+    # ``async with`` goes through _begin/_end, never the public methods: the
+    # OpenTelemetry instrumentation wraps those on the class, and the reference
+    # driver's block records no begin/commit span of its own.
+    async def _begin(self) -> None:
         if self._state == "done":
             raise TransactionClosedError("the transaction is already finished")
         if self._state != "new":
             raise TransactionBeginError("the transaction was already started")
-        pg = self._connection._pg()
-        # After a cancellation the status is known once the drain (and the
-        # ROLLBACK it may run) is over.
-        await pg._wait_drain()
+        pg = pg_of(self._connection)
+        # The status is known once what was sent before (a cancelled query's
+        # clean-up, the ROLLBACK after it) has completed.
+        await pg.wait_idle()
         if pg.transaction_status != "I":
             raise TransactionBeginError("the connection is already in a transaction")
         try:
             await pg.simple_query(self._begin_sql(), TransactionBeginError)
         except BaseException as e:
             if not isinstance(e, Exception):
-                # Cancelled: the BEGIN still runs (its request is drained) and
+                # Cancelled: the BEGIN may still run (its unit is abandoned) and
                 # nothing would ever end the transaction it opens.
                 pg.rollback_soon()
             raise
@@ -173,18 +179,34 @@ class Transaction(_QueryMethods):
     def is_closed(self) -> bool:
         return self._state == "done"
 
+    def __repr__(self) -> str:
+        state = {"new": "not begun", "started": "begun", "done": "finished"}[self._state]
+        opts = [f"isolation_level={IsolationLevel(self._isolation_level).name}"
+                if self._isolation_level is not None else "",
+                f"read_variant={ReadVariant(self._read_variant).name}"
+                if self._read_variant is not None else "",
+                f"deferrable={self._deferrable}" if self._deferrable is not None else ""]
+        return " ".join(["<psqlpy.Transaction", state, *filter(None, opts)]) + ">"
+
     async def __aenter__(self):
-        await self.begin()
+        await self._begin()
         return self
 
     async def __aexit__(self, exc_type, exc, tb):
         if self._state != "started":
             return False
         if exc_type is None:
-            await self.commit()
-        else:
-            try:
-                await self.rollback()
-            except Exception:
-                pass
+            await self._end("COMMIT", TransactionCommitError)
+            return False
+        # The block failed (or was cancelled, or timed out): the ROLLBACK runs
+        # in the background, before anything sent later on this connection,
+        # so leaving the block never waits for the server (a stalled network
+        # would otherwise hold a timed-out caller for as long as the
+        # cancellation and the ROLLBACK take).
+        self._state = "done"
+        try:
+            pg = pg_of(self._connection)
+        except Exception:
+            return False     # closed: the server ends the transaction
+        pg.rollback_soon()
         return False

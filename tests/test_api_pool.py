@@ -647,3 +647,28 @@ def test_top_level_names() -> None:
     import importlib
     for mod in ("exceptions", "extra_types", "row_factories", "protocol"):
         assert importlib.import_module(f"psqlpy.{mod}") is getattr(psqlpy, mod)
+
+
+async def test_reprs_show_state_and_never_secrets(pg_cluster) -> None:
+    dsn = pg_cluster.dsn("scram_user", "scram_pw")
+    pool = ConnectionPool(dsn=dsn, max_db_pool_size=3)
+    try:
+        assert "open" in repr(pool) and "db=psqlpy_test user=scram_user" in repr(pool)
+        assert "size=0/3" in repr(pool)
+        async with pool.acquire() as conn:
+            r = repr(conn)
+            assert r.startswith("<psqlpy.Connection open ") and "idle" in r
+            assert f"pid={await _pid(conn)}" in r
+            tx = conn.transaction(isolation_level=psqlpy.IsolationLevel.Serializable)
+            assert repr(tx) == "<psqlpy.Transaction not begun isolation_level=Serializable>"
+            async with tx:
+                assert "in transaction" in repr(conn)
+                assert repr(tx).startswith("<psqlpy.Transaction begun")
+            assert repr(tx).startswith("<psqlpy.Transaction finished")
+            assert "size=1/3" in repr(pool)
+        assert repr(conn) == "<psqlpy.Connection closed>"
+        for text in (repr(pool), repr(conn), repr(tx)):
+            assert "scram_pw" not in text
+    finally:
+        await _close(pool)
+    assert repr(pool).startswith("<psqlpy.ConnectionPool closed")

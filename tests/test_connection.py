@@ -47,7 +47,7 @@ async def test_core_types_round_trip(conn):
 
 async def test_text_results_for_other_types(conn):
     # Types with no binary codec come back in text format, as str.
-    assert await conn.fetch_val("SELECT '[1,2)'::int4range") == "[1,2)"
+    assert await conn.fetch_val("SELECT '1/16'::pg_lsn") == "1/16"
     assert await conn.fetch_val("SELECT 'pg_class'::regclass") == "pg_class"
     assert await conn.fetch_val("SELECT 'a b'::tsvector") == "'a' 'b'"
 
@@ -104,9 +104,9 @@ async def test_cancel_goes_to_the_server_we_are_connected_to(conn):
 
 
 async def test_late_cancel_of_an_earlier_query_never_hits_the_next(conn, monkeypatch):
-    # Two pipelined queries cancelled at once send two CancelRequests; the
-    # first one is slow to reach the server (a new connection each).  The next
-    # query must wait for both, not only for the last one's.
+    # Two pipelined queries cancelled at once: a CancelRequest for the one the
+    # server runs (a second one only if the other is still unfinished then),
+    # slow to reach the server.  The next query waits for it.
     from psqlpy._pgconn import PgConnection
     send_cancel = PgConnection.send_cancel
     sent = []
@@ -128,7 +128,7 @@ async def test_late_cancel_of_an_earlier_query_never_hits_the_next(conn, monkeyp
             await t
     assert await asyncio.wait_for(
         conn.fetch_val("SELECT 'next' FROM pg_sleep(1)"), 10) == "next"
-    assert len(sent) == 2
+    assert 1 <= len(sent) <= 2
 
 
 async def test_close_right_after_a_cancel_logs_no_unretrieved_error(dsn, monkeypatch, caplog):

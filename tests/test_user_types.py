@@ -108,6 +108,23 @@ async def test_with_parameters_and_table_rows(pool, prepared):
         assert arr == [OUTER_VALUE]
 
 
+async def test_cursor_with_the_statement_cache_off(dsn):
+    # No statement cache (as behind PgBouncer): the cursor's portal is over the
+    # unnamed statement, its rows come in text; types met for the first time are
+    # learned when the portal opens, before any row is fetched.
+    async with await psqlpy.connect(dsn=dsn, statement_cache_size=0) as conn:
+        await conn.execute_batch(SCHEMA)
+        await conn.execute(f"INSERT INTO ut_items VALUES (1, {OUTER}, 9), (2, NULL, NULL)")
+        async with conn.transaction() as tx:
+            cur = tx.cursor("SELECT id, o, ARRAY[(o).inner_.m] AS m FROM ut_items "
+                            "WHERE id >= $1 ORDER BY id", [1], array_size=1)
+            async with cur:
+                first = (await cur.fetchone()).result()
+                rest = (await cur.fetchall()).result()
+    assert first == [{"id": 1, "o": OUTER_VALUE, "m": ["sad"]}]
+    assert rest == [{"id": 2, "o": None, "m": [None]}]
+
+
 async def test_enum_and_composite_parameters_still_go_as_text(pool):
     async with pool.acquire() as conn:
         assert await conn.fetch_val("SELECT $1::ut_mood", ["happy"]) == "happy"

@@ -204,6 +204,12 @@ class ConnectConfig:
             params[key] = value
         return params
 
+    def describe(self) -> str:
+        """Where this connects, for reprs and logs: hosts, database, user (never a
+        secret)."""
+        where = ",".join(h if h.startswith("/") else f"{h}:{p}" for h, p in self.hosts)
+        return f"{where} db={self.database} user={self.user}"
+
     def __repr__(self) -> str:
         pw = "***" if self.password is not None else "None"
         return (

@@ -102,6 +102,15 @@ async def test_transaction_and_cursor_spans(spans, pool):
     assert names.count("postgresql") >= 2  # begin() and commit() carry no statement
 
 
+async def test_async_with_transaction_records_only_its_queries(spans, pool):
+    # As on the reference driver: the block's own BEGIN and COMMIT are not calls
+    # of the (instrumented) public begin()/commit().
+    async with pool.acquire() as conn:
+        async with conn.transaction() as tx:
+            await tx.execute("SELECT 11")
+    assert [s.attributes.get("db.statement") for s in spans.get_finished_spans()] == ["SELECT 11"]
+
+
 async def test_spans_nest_under_the_application_span(spans, pool, exporter):
     _, provider = exporter
     tracer = trace.get_tracer("app", tracer_provider=provider)
