@@ -133,6 +133,33 @@ CASES: dict[str, tuple[int, Any]] = {
 }
 
 
+
+def _ranges(values):
+    """Ranges the server accepts: lower <= upper, either bound absent, or empty."""
+    def build(a, b, lo_inc, hi_inc, drop):
+        lo, hi = sorted([a, b])
+        return psqlpy.Range(None if drop & 1 else lo, None if drop & 2 else hi,
+                            lower_inc=lo_inc, upper_inc=hi_inc)
+    return st.just(psqlpy.Range(empty=True)) | st.builds(
+        build, values, values, st.booleans(), st.booleans(), st.integers(0, 3))
+
+
+_RANGE_SUBTYPES = {
+    "int4": (3904, 4451, st.integers(-2**31, 2**31 - 2)),
+    "int8": (3926, 4536, st.integers(-2**63, 2**63 - 2)),
+    "num": (3906, 4532, st.decimals(allow_nan=False, allow_infinity=False, places=4,
+                                    min_value=-10**12, max_value=10**12)),
+    "ts": (3908, 4533, st.datetimes(min_value=dt.datetime(1, 1, 1, 1))),
+    "tstz": (3910, 4534, st.datetimes(min_value=dt.datetime(1, 1, 3),
+                                      max_value=dt.datetime(9999, 12, 29), timezones=st.just(UTC))),
+    "date": (3912, 4535, st.dates(max_value=dt.date(9999, 12, 30))),
+}
+for _name, (_roid, _moid, _vals) in _RANGE_SUBTYPES.items():
+    CASES[f"{_name}range"] = (_roid, _ranges(_vals))
+    # (a multirange in an array: a non-empty list of Range; [] would be a dimension)
+    CASES[f"{_name}multirange"] = (_moid, st.lists(_ranges(_vals), min_size=1, max_size=3))
+
+
 @pytest.mark.parametrize("typ", sorted(CASES))
 def test_text_equals_binary(server, typ):
     oid, values = CASES[typ]
@@ -216,6 +243,9 @@ def test_mutated_valid_text_only_typed_errors(typ, data):
         "timetz": b"12:00:00.5+05:30:15", "path": b"((1,2),(3.5,-4e-05))", "money": b"-$1,234.56",
         "numeric": b"-1.50", "bytea": b"\\x00ff10", "uuid": b"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
         "macaddr": b"08:00:2b:01:02:03", "date": b"2024-02-29 BC", "float8": b"-1.5e-300",
+        "int4range": b"[1,5)", "numrange": b"(,1.5]", "tstzrange": b'["2024-01-02 03:04:05+00",)',
+        "daterange": b"empty", "int8multirange": b"{[1,3),[7,9)}",
+        "tsmultirange": b'{["2024-01-02 03:04:05","2024-01-03 00:00:00")}',
     }
     oid = CASES[typ][0]
     raw = bytearray(samples.get(typ, b"{1,2}"))

@@ -349,6 +349,14 @@ cdef str _range_text(Range r):
         ("]" if r.upper_inc else ")")
 
 
+cdef str _multirange_text(object value, str pgtype):
+    """``value`` (a sequence of Range) as multirange input text: ranges are not
+    quoted there, unlike array elements."""
+    if not isinstance(value, (list, tuple)):
+        _raise_encode(pgtype, pgtype, value, "expected a list of psqlpy.Range")
+    return "{" + ",".join([_range_text(_as_range(r, pgtype)) for r in value]) + "}"
+
+
 # --------------------------------------------------------------------------- the table's
 # (one set per built-in range: the subtype is not in the data)
 

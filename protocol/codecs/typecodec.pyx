@@ -444,6 +444,10 @@ cdef class TypeCodec:
             return _hstore_text(value)
         if k == TC_VECTOR or k == TC_TVECTOR:
             return _vector_text_of(value)
+        if k == TC_MULTIRANGE or k == TC_TMULTIRANGE:
+            return _multirange_text(value, self.name)
+        if k == TC_RANGE or k == TC_TRANGE:
+            return _range_text(_as_range(value, self.name))
         if (k == TC_ARRAY or k == TC_TARRAY) and isinstance(value, (list, tuple)):
             return self._array_text(value, 0)
         return _text_form(value)
@@ -643,6 +647,18 @@ def _decode_with(TypeCodec codec not None, data):
     if not isinstance(data, bytes):
         data = bytes(data)
     return codec.decode(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+
+def _encode_with(TypeCodec codec not None, value):
+    """``value`` encoded by ``codec`` in binary (for tests)."""
+    cdef WriteBuffer buf = WriteBuffer()
+    codec.encode_binary(buf, value)
+    return buf.to_bytes()
+
+
+def _encode_text_with(TypeCodec codec not None, value):
+    """``value``'s text form as ``codec`` writes it (for tests)."""
+    return codec.encode_text(value)
 
 
 # --------------------------------------------------------------------------- text parsing

@@ -4,7 +4,11 @@
   receive) -> the Python value, as ``protocol/codecs/textdecode.pyx`` and the text
   arrays and composites of ``typecodec.pyx`` decode it;
 * ``decode_binary(oid, data, types)``: the binary forms of user-defined types
-  (composites, arrays of them, enums, domains), as ``typecodec.pyx`` decodes them.
+  (composites, arrays of them, enums, domains, ranges, multiranges, hstore, vector), as
+  ``typecodec.pyx`` decodes them, and of the built-in ranges and multiranges
+  (``range.pyx``);
+* ``encode_binary(oid, value, types)``: ranges, multiranges, hstore and vector, as
+  ``range.pyx`` and ``extensions.pyx`` write them.
 
 Written for clarity, not speed: ``tests/test_textdecode.py`` and
 ``tests/test_typecodec.py`` feed both implementations the same input, valid and
@@ -51,12 +55,13 @@ class _Reader:
         return struct.unpack("!I", self.take(4))[0]
 
 
-def decode_binary(oid: int, data: bytes, types) -> object:
+def decode_binary(oid: int, data: bytes, types=None) -> object:
     """Decode ``data``, a binary value of type ``oid``, as ``types`` (a
-    TypeRegistry) knows the type; built-in types by the static table."""
+    TypeRegistry) knows the type; built-in ranges, multiranges and their arrays
+    here, other built-in types by the static table."""
     if oid in _proto.oids_without_decoder([oid]):
         return _decode_user(oid, data, types, 0)
-    return _proto._decode_binary(oid, data)
+    return _part(oid, data, types, 0)
 
 
 def _decode_user(oid, data, types, depth):
@@ -156,6 +161,12 @@ def _vector(data):
 def _part(oid, data, types, depth):
     if oid in _proto.oids_without_decoder([oid]):
         return _decode_user(oid, data, types, depth + 1)
+    if oid in _BUILTIN_RANGES:
+        return _range(data, lambda b: _proto._decode_binary(_BUILTIN_RANGES[oid], b))
+    if oid in _BUILTIN_MULTIRANGES:
+        return _multirange(data, lambda b: _proto._decode_binary(_BUILTIN_MULTIRANGES[oid], b))
+    if oid in _RANGE_ARRAYS:
+        return _array(_RANGE_ARRAYS[oid], data, types, depth)
     return _proto._decode_binary(oid, data)
 
 
@@ -195,8 +206,8 @@ def _array(info, data, types, depth):
         raise ProtocolError(f"malformed binary array: {ndim} dimensions")
     if flags not in (0, 1):
         raise ProtocolError(f"malformed binary array: flags {flags}")
-    elem_codec = types.codec(info.element)
-    if elem_oid in (info.element, elem_codec.oid):
+    elem_codec = types.codec(info.element) if types is not None else None
+    if elem_oid == info.element or (elem_codec is not None and elem_oid == elem_codec.oid):
         def decode(b):
             return _part(info.element, b, types, depth)
     elif _proto.oids_without_decoder([elem_oid]) or _proto.array_element_oid(elem_oid):
@@ -700,6 +711,19 @@ def _vector_text(s):
 
 _BUILTIN_RANGES = {3904: 23, 3926: 20, 3906: 1700, 3908: 1114, 3910: 1184, 3912: 1082}
 _BUILTIN_MULTIRANGES = {4451: 23, 4536: 20, 4532: 1700, 4533: 1114, 4534: 1184, 4535: 1082}
+_RANGE_ARRAY_ELEMENTS = {3905: 3904, 3927: 3926, 3907: 3906, 3909: 3908, 3911: 3910,
+                         3913: 3912, 6150: 4451, 6157: 4536, 6151: 4532, 6152: 4533,
+                         6153: 4534, 6155: 4535}
+
+
+class _ArrayInfo:
+    """What _array needs of a built-in array type."""
+
+    def __init__(self, element):
+        self.element = element
+
+
+_RANGE_ARRAYS = {a: _ArrayInfo(e) for a, e in _RANGE_ARRAY_ELEMENTS.items()}
 
 
 def _int_vector(s):
@@ -715,9 +739,7 @@ for _r, _sub in _BUILTIN_RANGES.items():
     TEXT_DECODERS[_r] = _range_decoder(SCALAR_DECODERS[_sub])
 for _r, _sub in _BUILTIN_MULTIRANGES.items():
     TEXT_DECODERS[_r] = _multirange_decoder(SCALAR_DECODERS[_sub])
-for _arr, _r in ((3905, 3904), (3927, 3926), (3907, 3906), (3909, 3908), (3911, 3910),
-                 (3913, 3912), (6150, 4451), (6157, 4536), (6151, 4532), (6152, 4533),
-                 (6153, 4534), (6155, 4535)):
+for _arr, _r in _RANGE_ARRAY_ELEMENTS.items():
     TEXT_DECODERS[_arr] = _array_decoder(TEXT_DECODERS[_r])
 # (types with a binary decoder we do not know yet stay str: see the test suite)
 
@@ -824,4 +846,76 @@ def decode_text(oid, text, types=None):
         raise RustToPyValueMappingError(f"cannot decode text value of type OID {oid}: {e}") from None
 
 
-__all__ = ["decode_binary", "decode_text"]
+# --------------------------------------------------------------------------- binary encoders
+# range_send / multirange_send / hstore_send / pgvector's vector_send, written from
+# their C sources; the bounds of built-in ranges through the table's encoders.
+
+_RANGE_EMPTY, _RANGE_LB_INC, _RANGE_UB_INC, _RANGE_LB_INF, _RANGE_UB_INF = 1, 2, 4, 8, 16
+
+
+def _enc_range(r, enc_bound) -> bytes:
+    if r.isempty:
+        return bytes([_RANGE_EMPTY])
+    flags = 0
+    out = b""
+    for bound, inc, inc_flag, inf_flag in ((r.lower, r.lower_inc, _RANGE_LB_INC, _RANGE_LB_INF),
+                                           (r.upper, r.upper_inc, _RANGE_UB_INC, _RANGE_UB_INF)):
+        if bound is None:
+            flags |= inf_flag
+            continue
+        if inc:
+            flags |= inc_flag
+        b = enc_bound(bound)
+        out += struct.pack("!i", len(b)) + b
+    return bytes([flags]) + out
+
+
+def _enc_multirange(ranges, enc_bound) -> bytes:
+    out = struct.pack("!i", len(ranges))
+    for r in ranges:
+        b = _enc_range(r, enc_bound)
+        out += struct.pack("!i", len(b)) + b
+    return out
+
+
+def _enc_hstore(d) -> bytes:
+    out = struct.pack("!i", len(d))
+    for k, v in d.items():
+        kb = k.encode()
+        out += struct.pack("!i", len(kb)) + kb
+        if v is None:
+            out += struct.pack("!i", -1)
+        else:
+            vb = v.encode()
+            out += struct.pack("!i", len(vb)) + vb
+    return out
+
+
+def _enc_vector(v) -> bytes:
+    return struct.pack(f"!hh{len(v)}f", len(v), 0, *v)
+
+
+def _builtin_bound(oid):
+    return lambda v: _proto._encode_param(oid, v)[1]
+
+
+def encode_binary(oid: int, value, types=None) -> bytes:
+    """``value`` in the binary form of type ``oid``: a range or multirange (built-in,
+    or user-defined as ``types`` knows it), hstore or vector."""
+    if oid in _BUILTIN_RANGES:
+        return _enc_range(value, _builtin_bound(_BUILTIN_RANGES[oid]))
+    if oid in _BUILTIN_MULTIRANGES:
+        return _enc_multirange(value, _builtin_bound(_BUILTIN_MULTIRANGES[oid]))
+    info = types.info(oid)
+    if info.kind == "range":
+        return _enc_range(value, _builtin_bound(info.subtype))
+    if info.kind == "multirange":
+        return _enc_multirange(value, _builtin_bound(types.info(info.range).subtype))
+    if info.name == "hstore":
+        return _enc_hstore(value)
+    if info.name == "vector":
+        return _enc_vector(value)
+    raise ValueError(f"no reference encoder for type OID {oid}")
+
+
+__all__ = ["decode_binary", "decode_text", "encode_binary"]

@@ -96,6 +96,18 @@ def _binary_values():
         (1016, struct.pack("!iiIiiii", 2, 0, 20, 1, 1, 1, 1) + struct.pack("!iq", 8, 3)),
         # user-defined types (harness._USER_TYPES): enum, composite, array of it, domain
         (90001, b"sad"), (90002, _PAIR), (90003, _PAIRS), (90004, _PAIRS),
+        # ranges and multiranges (built-in and user-defined), hstore, vector
+        (3904, b"\x02" + struct.pack("!ii", 4, 1) + struct.pack("!ii", 4, 5)), (3912, b"\x01"),
+        (3910, b"\x12" + struct.pack("!iq", 8, 10**12)),
+        (4451, struct.pack("!ii", 2, 1) + b"\x01" + struct.pack("!i", 9) + b"\x08"
+         + struct.pack("!ii", 4, 3)),
+        (3905, struct.pack("!iiIii", 1, 1, 3904, 2, 1) + struct.pack("!i", 1) + b"\x01"
+         + struct.pack("!i", -1)),
+        (90005, struct.pack("!ii", 2, 1) + b"k" + struct.pack("!i", 2) + b"vv"
+         + struct.pack("!i", 1) + b"n" + struct.pack("!i", -1)),
+        (90006, struct.pack("!hhff", 2, 0, 1.5, -2.0)),
+        (90007, b"\x06" + struct.pack("!id", 8, 0.5) + struct.pack("!id", 8, 1.5)),
+        (90008, struct.pack("!ii", 1, 1) + b"\x01"),
     ]
 
 
@@ -189,6 +201,9 @@ def _text_values():
         (790, b"-$1,234.56"), (602, b"((1,2),(3,4))"), (1020, b"{(3,4),(1,2);(5,6),(0,0)}"),
         (1009, b'{"a,b","c\\\\d",NULL}'), (1007, b"[0:1]={7,8}"),
         (90002, b'(7,ok,"{x,NULL}")'), (90003, b'{"(7,ok,)",NULL}'),
+        (3904, b"[1,5)"), (3910, b'["2024-01-02 03:04:05+00",)'), (4532, b"{[1.5,2),(3,)}"),
+        (3905, b'{"[1,2)",empty,NULL}'), (90005, b'"a"=>"1", "b\\"c"=>NULL'),
+        (90006, b"[1,2.5,-3e-05]"), (90008, b"{(,0.5],[1,2)}"), (90009, b'{"\\"a\\"=>NULL",NULL}'),
     ]
 
 

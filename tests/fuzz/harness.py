@@ -58,10 +58,14 @@ COLUMN_OIDS = (
     1115, 1182, 1183, 1185, 1187, 1231, 2951, 3807, 199,
     869, 650, 829,  # inet, cidr, macaddr (text fallback if no binary codec)
     90001, 90002, 90003, 90004,  # user-defined types (_USER_TYPES below)
+    # (appended: seeds name columns by index)
+    3904, 3906, 3910, 3912, 3926, 4451, 4532, 4534, 3905, 6150,   # ranges, multiranges
+    90005, 90006, 90007, 90008, 90009,   # hstore, vector, a float8 range, its multirange, hstore[]
 )
 
 # What type introspection might have found: an enum, a composite holding it, an array of
-# that composite and a domain over it; their columns decode through TypeCodecs.
+# that composite and a domain over it, hstore, vector, a range and a multirange; their
+# columns decode through TypeCodecs.
 _USER_TYPES = TypeRegistry()
 _USER_TYPES.learn([
     TypeInfo(90001, "public", "mood", "enum"),
@@ -69,6 +73,11 @@ _USER_TYPES.learn([
              attributes=(("a", 23), ("m", 90001), ("tags", 1009))),
     TypeInfo(90003, "public", "_pair", "array", element=90002),
     TypeInfo(90004, "public", "pairs", "domain", base=90003),
+    TypeInfo(90005, "public", "hstore", "base"),
+    TypeInfo(90006, "public", "vector", "base"),
+    TypeInfo(90007, "public", "frange", "range", subtype=701),
+    TypeInfo(90008, "public", "fmultirange", "multirange", range=90007),
+    TypeInfo(90009, "public", "_hstore", "array", element=90005),
 ])
 
 MAX_SIZES = (0x40000000, 64, 4096, 1 << 20)
