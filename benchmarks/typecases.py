@@ -44,9 +44,35 @@ class Case:
 
 
 COMPOSITE_TYPE = "bench_pair"
-COMPOSITE_DDL = (f"DO $$ BEGIN CREATE TYPE {COMPOSITE_TYPE} AS (a int4, b text); "
-                 "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+ENUM_TYPE = "bench_mood"
+# the types the cases use, made once per database (each statement on its own: hstore's
+# extension may be missing, which only its case notes)
+TYPES_DDL = [
+    f"DO $$ BEGIN CREATE TYPE {COMPOSITE_TYPE} AS (a int4, b text); "
+    "EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+    f"DO $$ BEGIN CREATE TYPE {ENUM_TYPE} AS ENUM ('sad', 'ok', 'happy'); "
+    "EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+    "CREATE EXTENSION IF NOT EXISTS hstore",
+]
 TEXT_CMP = "e.v::text = d.v::text"
+
+# Ranges have no common Python type across drivers (psqlpy.Range, asyncpg.Range,
+# psycopg's Range): the canonical value is (lower, upper, lower_inc, upper_inc, isempty),
+# a multirange a list of those; each driver maps its own with range_key.
+RANGE_CASES = {"int4range", "tstzrange"}
+MULTIRANGE_CASES = {"int4multirange"}
+
+
+def range_key(r) -> tuple:
+    """Any driver's range object as the canonical tuple (they share these attributes)."""
+    return (r.lower, r.upper, r.lower_inc, r.upper_inc, r.isempty)
+
+
+def _r(lower, upper) -> tuple:
+    return (lower, upper, True, False, False)
+
+
+_T0 = "timestamptz '2000-01-01 00:00+00' + g * interval '1 minute'"
 
 CASES: list[Case] = [
     Case("bool", "bool", "g % 2 = 0", lambda g: g % 2 == 0),
@@ -109,6 +135,16 @@ CASES: list[Case] = [
          "e.v ~= d.v"),
     Case("composite", COMPOSITE_TYPE, f"ROW(g, 'n' || g)::{COMPOSITE_TYPE}",
          lambda g: {"a": g, "b": f"n{g}"}),
+    Case("enum", ENUM_TYPE, f"(ARRAY['sad', 'ok', 'happy']::{ENUM_TYPE}[])[g % 3 + 1]",
+         lambda g: ("sad", "ok", "happy")[g % 3]),
+    Case("int4range", "int4range", "int4range(g, g + 10)", lambda g: _r(g, g + 10)),
+    Case("tstzrange", "tstzrange", f"tstzrange({_T0}, {_T0} + interval '1 hour')",
+         lambda g: _r(datetime.datetime(2000, 1, 1, tzinfo=UTC) + datetime.timedelta(minutes=g),
+                      datetime.datetime(2000, 1, 1, 1, tzinfo=UTC) + datetime.timedelta(minutes=g))),
+    Case("int4multirange", "int4multirange", "int4multirange(int4range(g, g + 2), int4range(g + 5, g + 9))",
+         lambda g: [_r(g, g + 2), _r(g + 5, g + 9)]),
+    Case("hstore", "hstore", "hstore(ARRAY['id', 'name'], ARRAY[g::text, 'n' || g])",
+         lambda g: {"id": str(g), "name": f"n{g}"}),
 ]
 
 BY_NAME = {c.name: c for c in CASES}

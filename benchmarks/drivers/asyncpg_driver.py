@@ -7,11 +7,18 @@ import json
 
 import asyncpg
 
+from typecases import MULTIRANGE_CASES, RANGE_CASES, range_key
+
 from .base import BaseDriver
 
 
 def _pt(p):
     return (float(p[0]), float(p[1]))
+
+
+def _range(key):
+    lower, upper, lower_inc, upper_inc, empty = key
+    return asyncpg.Range(lower, upper, lower_inc=lower_inc, upper_inc=upper_inc, empty=empty)
 
 
 class Driver(BaseDriver):
@@ -39,6 +46,9 @@ class Driver(BaseDriver):
         for t in ("json", "jsonb"):
             await self.conn.set_type_codec(t, encoder=json.dumps, decoder=json.loads,
                                            schema="pg_catalog")
+        # and hstore as a dict (its documented built-in codec), when the extension is there
+        if await self.conn.fetchval("SELECT to_regtype('hstore') IS NOT NULL"):
+            await self.conn.set_builtin_type_codec("hstore", codec_name="pg_contrib.hstore")
 
     def type_value(self, case, v):
         from typecases import canonical_path
@@ -64,10 +74,18 @@ class Driver(BaseDriver):
             return (_pt(v[0]), v[1])
         if n == "composite":
             return dict(v)
+        if n in RANGE_CASES:
+            return range_key(v)
+        if n in MULTIRANGE_CASES:
+            return [range_key(r) for r in v]
         return v
 
     def type_param(self, case, v):
         n = case.name
+        if n in RANGE_CASES:
+            return _range(v)
+        if n in MULTIRANGE_CASES:
+            return [_range(r) for r in v]
         if n == "path":
             return asyncpg.Path(*v, is_closed=isinstance(v, tuple))
         if n == "polygon":

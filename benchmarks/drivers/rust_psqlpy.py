@@ -20,12 +20,16 @@ class Driver(_OursDriver):
         self.conn.close()
 
     # what 0.13.1 cannot decode / encode (it raises, or panics for an open path)
+    _NO_RANGES = {"int4range": "no range types", "tstzrange": "no range types",
+                  "int4multirange": "no multirange types",
+                  "hstore": "Cannot convert hstore into Python type"}
     _NO_DECODE = {"numeric_big": "Cannot convert PostgreSQL type numeric into Python",
-                  "cidr": "Cannot convert cidr into Python type", "polygon": "no polygon type"}
+                  "cidr": "Cannot convert cidr into Python type", "polygon": "no polygon type",
+                  **_NO_RANGES}
     _NO_ENCODE = {"numeric_big": "Cannot convert python Decimal into rust Decimal",
                   "cidr": "cannot convert an ip_network into cidr",
                   "polygon": "no polygon type", "path": "panics on some paths",
-                  "composite": "no composite parameters"}
+                  "composite": "no composite parameters", **_NO_RANGES}
 
     def type_value(self, case, v):
         if case.name in self._NO_DECODE:
