@@ -198,15 +198,15 @@ class Connection(_QueryMethods):
         from .cursor import Cursor
         return Cursor(self, querystring, parameters, array_size, fetch_number=fetch_number)
 
-    async def set_type_codec(self, typename: str, *, schema: str = "public", encoder,
-                             decoder, format: str = "text") -> None:
+    async def set_type_codec(self, typename: str, *, schema: str = "public", encoder=None,
+                             decoder=None, format: str = "text") -> None:
         """Ours (asyncpg's shape): decode and encode values of type ``schema.typename``
         with ``decoder`` and ``encoder`` on this connection, over the built-in codecs
         and the pool's.  ``format``: "text" (decoder(str), encoder -> str),
         "binary" (bytes both ways), or for a composite type "tuple" / "dict"
         (decoder gets its decoded attributes as a tuple / dict, encoder returns a
-        sequence / mapping).  Either function may be None (decoding / encoding as
-        before).  Raises ProgrammingError when the type does not exist.  The
+        sequence / mapping).  A side left out (None) passes the format's value
+        through unchanged; at least one is needed.  Raises ProgrammingError when the type does not exist.  The
         codec lives as long as this server connection: for every connection of
         a pool, register it on the pool."""
         from .types._registry import make_spec

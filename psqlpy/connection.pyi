@@ -48,8 +48,8 @@ class Connection(_QueryMethods):
     def cursor(self, querystring: str | None = ..., parameters: ParamsT = ...,
                array_size: int | None = ..., fetch_number: int | None = ...) -> Cursor: ...
     async def set_type_codec(self, typename: str, *, schema: str = ...,
-                             encoder: Callable[[Any], Any] | None,
-                             decoder: Callable[[Any], Any] | None,
+                             encoder: Callable[[Any], Any] | None = ...,
+                             decoder: Callable[[Any], Any] | None = ...,
                              format: Literal["text", "binary", "tuple", "dict"] = ...) -> None: ...
     async def prepare(self, querystring: str, parameters: ParamsT = ...,
                       prepared: bool | None = ...) -> PreparedStatement: ...

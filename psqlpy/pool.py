@@ -73,8 +73,8 @@ class ConnectionPool:
     def config(self):
         return self._config
 
-    async def set_type_codec(self, typename: str, *, schema: str = "public", encoder,
-                             decoder, format: str = "text") -> None:
+    async def set_type_codec(self, typename: str, *, schema: str = "public", encoder=None,
+                             decoder=None, format: str = "text") -> None:
         """Ours: ``Connection.set_type_codec`` for every connection of the pool, open
         or opened later (each resolves it to an OID when it first needs it).  The
         type's existence is checked through one of the pool's connections."""

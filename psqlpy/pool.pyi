@@ -54,8 +54,8 @@ class ConnectionPool:
     @property
     def types(self) -> TypeRegistry: ...
     async def set_type_codec(self, typename: str, *, schema: str = ...,
-                             encoder: Callable[[Any], Any] | None,
-                             decoder: Callable[[Any], Any] | None,
+                             encoder: Callable[[Any], Any] | None = ...,
+                             decoder: Callable[[Any], Any] | None = ...,
                              format: Literal["text", "binary", "tuple", "dict"] = ...) -> None: ...
     @property
     def closed(self) -> bool: ...

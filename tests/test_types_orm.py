@@ -378,6 +378,19 @@ async def test_set_type_codec_on_a_connection(pool):
         assert {await c1.fetch_val("SELECT 7::int4"), await c2.fetch_val("SELECT 7::int4")} <= {7, 70}
 
 
+async def test_set_type_codec_one_side(pool):
+    # a missing side passes the format's value through
+    async with pool.acquire() as conn:
+        await conn.set_type_codec("orm_mood", decoder=str.upper)
+        assert await conn.fetch_val("SELECT $1::orm_mood", ["ok"]) == "OK"
+        with pytest.raises(exc.PyToRustValueMappingError):
+            await conn.fetch_val("SELECT $1::orm_mood", [Mood.OK])   # not a str
+        await conn.set_type_codec("orm_mood", encoder=lambda m: m.value)
+        assert await conn.fetch_val("SELECT $1::orm_mood", [Mood.HAPPY]) == "happy"
+        with pytest.raises(TypeError):
+            await conn.set_type_codec("orm_mood")
+
+
 async def test_set_type_codec_on_a_pool(pool):
     async with pool.acquire() as conn:
         assert await conn.fetch_val("SELECT 'ok'::orm_mood") == "ok"      # a cached statement

@@ -393,8 +393,9 @@ def _override(reg: TypeRegistry, oid: int, spec: CodecSpec, overrides: dict):
         base = _build(reg, oid, {k: v for k, v in overrides.items() if k != oid}, {}, 0)
         if base is None:
             raise TypeError(f"{spec.schema}.{spec.typename} cannot be decoded in binary")
+    # a missing side passes the format's value through (str, bytes, tuple, dict)
     dec = spec.decoder if spec.decoder is not None else _identity
-    enc = spec.encoder if spec.encoder is not None else _no_encoder(spec)
+    enc = spec.encoder if spec.encoder is not None else _identity
     info = reg.info(oid)
     # an enum's (and text's) binary form is its text: a text codec works in binary too
     text_is_binary = (info is not None and info.kind == "enum") or _proto.text_is_binary(oid)
@@ -404,11 +405,3 @@ def _override(reg: TypeRegistry, oid: int, spec: CodecSpec, overrides: dict):
 
 def _identity(v):
     return v
-
-
-def _no_encoder(spec: CodecSpec):
-    def encode(value):
-        from ..exceptions import PyToRustValueMappingError
-        raise PyToRustValueMappingError(
-            f"no encoder registered for {spec.schema}.{spec.typename}")
-    return encode
