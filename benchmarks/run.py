@@ -182,7 +182,8 @@ def summarise(results, drivers, loops, workloads):
             for loop in loops:
                 for d in drivers:
                     runs = [r for r in results if (r["workload"], r["loop"], r["driver"]) == (w, loop, d)]
-                    ok = [r["metrics"][metric] for r in runs if r.get("status") == "ok"]
+                    ok = [r["metrics"][metric] for r in runs
+                          if r.get("status") == "ok" and metric in r["metrics"]]
                     entry = {"rounds": len(ok), "unit": unit, "higher_is_better": higher,
                              "notes": sorted({n for r in runs for n in r.get("notes", [])}
                                              | ({NOTES[(d, w)]} if (d, w) in NOTES else set()))}
@@ -190,6 +191,10 @@ def summarise(results, drivers, loops, workloads):
                         q = statistics.quantiles(ok, n=4) if len(ok) >= 2 else [ok[0]] * 3
                         entry.update(status="ok", median=statistics.median(ok), min=min(ok), max=max(ok),
                                      q1=q[0], q3=q[2], values=ok)
+                    elif runs and all(r.get("status") == "ok" for r in runs):
+                        # a workload of several figures without this one (a type the
+                        # driver cannot do): its notes say why
+                        entry.update(status="n/a", reason="not measured (see notes)")
                     elif runs:
                         bad = runs[-1]
                         entry.update(status=bad.get("status", "error"), reason=bad.get("reason", "?"))
@@ -203,9 +208,59 @@ def summarise(results, drivers, loops, workloads):
     return summary
 
 
+def types_table(summary, drivers, loops, rounds) -> list:
+    """The per-type workload in one table per loop: a row per type, each driver's
+    decode and encode ratio to the baseline (ours' absolute figures too)."""
+    from typecases import CASES
+    others = [d for d in drivers if d != BASELINE]
+    lines = []
+    for loop in loops:
+        lines += [f"### types: decode and encode per type, {loop} ({rounds} rounds, medians; "
+                  f"rows/s of client CPU; ratio to {BASELINE}, > 1 is better)", ""]
+        head = "| type |" + "".join(f" {d} decode | {d} encode |" for d in others)
+        if "ours" in drivers:
+            head += " ours decode rows/s | ours encode rows/s |"
+        lines += [head, "|---|" + "---:|" * (2 * len(others) + (2 if "ours" in drivers else 0))]
+        notes = []
+        for c in CASES:
+            cells = []
+            for d in others:
+                for way in ("decode", "encode"):
+                    e = summary.get(("types", f"{c.name}.{way}", loop, d))
+                    if e and "ratio" in e:
+                        cells.append(f"{e['ratio']:.2f}x")
+                    else:
+                        why = _type_note(e, c.name, way)
+                        if why and why not in notes:
+                            notes.append(why)
+                        cells.append(f"n/a [{notes.index(why) + 1}]" if why else "–")
+            if "ours" in drivers:
+                for way in ("decode", "encode"):
+                    e = summary.get(("types", f"{c.name}.{way}", loop, "ours"))
+                    cells.append(fmt(e["median"]) if e and e["status"] == "ok" else "–")
+            lines.append(f"| {c.name} | " + " | ".join(cells) + " |")
+        lines.append("")
+        for i, note in enumerate(notes, 1):
+            lines.append(f"[{i}] {note}")
+        lines.append("")
+    return lines
+
+
+def _type_note(e, name, way) -> str:
+    if e is None:
+        return ""
+    for note in e.get("notes", []):
+        if note.startswith(f"{name} {way}:"):
+            return note
+    return e.get("reason", "") if e.get("status") != "ok" else ""
+
+
 def tables(summary, drivers, loops, workloads, rounds) -> str:
     lines = []
     for w in workloads:
+        if w == "types":
+            lines += types_table(summary, drivers, loops, rounds)
+            continue
         title = WORKLOADS[w][0]
         for metric, (unit, higher) in metrics_of(w).items():
             name = f"{w}" + (f" {metric}" if len(metrics_of(w)) > 1 else "")
@@ -245,7 +300,11 @@ def charts(summary, drivers, loops, workloads, path, title) -> str | None:
     except ImportError:
         log("matplotlib is not installed (pip install -e '.[bench]'): no charts")
         return None
-    panels = [(w, m) for w in workloads for m in metrics_of(w)]
+    if "types" in workloads:
+        types_chart(summary, drivers, loops, path.replace(".png", "-types.png"), title, plt)
+    panels = [(w, m) for w in workloads if w != "types" for m in metrics_of(w)]
+    if not panels:
+        return path.replace(".png", "-types.png")
     cols = 3
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
@@ -307,6 +366,36 @@ def charts(summary, drivers, loops, workloads, path, title) -> str | None:
     fig.savefig(ratio_path, dpi=110)
     plt.close(fig)
     return path
+
+
+def types_chart(summary, drivers, loops, path, title, plt) -> None:
+    """Ratio to the baseline per type, decode and encode side by side."""
+    from typecases import CASES
+    from matplotlib.patches import Patch
+    others = [d for d in drivers if d != BASELINE]
+    colors = {d: c for d, c in zip(DRIVERS, ("#d62728", "#1f77b4", "#2ca02c", "#9467bd"))}
+    fig, axes = plt.subplots(1, 2 * len(loops), figsize=(6 * len(loops), 0.32 * len(CASES) + 2),
+                             squeeze=False, sharey=True)
+    h = 0.8 / max(1, len(others))
+    for j, (loop, way) in enumerate([(lp, w) for lp in loops for w in ("decode", "encode")]):
+        ax = axes[0][j]
+        for i, d in enumerate(others):
+            for k, c in enumerate(CASES):
+                e = summary.get(("types", f"{c.name}.{way}", loop, d))
+                if e and "ratio" in e:
+                    ax.barh(k + i * h, e["ratio"], h, color=colors.get(d))
+        ax.axvline(1.0, color="black", lw=1)
+        ax.set_title(f"{way} [{loop}]", fontsize=10)
+        ax.set_xlabel(f"ratio to {BASELINE} (> 1 is better)", fontsize=8)
+        ax.set_yticks([k + h * (len(others) - 1) / 2 for k in range(len(CASES))])
+        ax.set_yticklabels([c.name for c in CASES], fontsize=8)
+        ax.invert_yaxis()
+    fig.legend(handles=[Patch(color=colors.get(d), label=d) for d in others], loc="upper right",
+               ncol=len(others))
+    fig.suptitle(title + "   (per type; client CPU)", fontsize=11, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # ---- profiling ----------------------------------------------------------------------
@@ -450,8 +539,9 @@ def main(argv=None) -> int:
             title = (f"psqlpy benchmarks {info['date'][:10]}, Python {info['python']}, {info['cores']} cores"
                      + (" (QUICK)" if args.quick else ""))
             png = charts(summary, drivers, loops, workloads, base + ".png", title)
-            if png:
-                written += [png, png.replace(".png", "-ratios.png")]
+            for p in (base + ".png", base + "-ratios.png", base + "-types.png"):
+                if png and os.path.exists(p):
+                    written.append(p)
         for p in written:
             shutil.copyfile(p, os.path.join(RESULTS, "latest" + p[len(base):]))
         log("wrote " + ", ".join(os.path.relpath(p, ROOT) for p in written) + " (and latest.*)")

@@ -6,6 +6,8 @@ imports it from every driver's virtualenv.
 """
 from __future__ import annotations
 
+from typecases import CASES
+
 #: Drivers the coordinator knows, in table order.  ``ours`` is this repository's
 #: psqlpy; ``rust_psqlpy`` is the psqlpy wheel from PyPI (same package name).
 DRIVERS = ("ours", "asyncpg", "psycopg", "rust_psqlpy")
@@ -22,7 +24,15 @@ WORKLOADS: dict[str, tuple[str, dict[str, tuple[str, bool]]]] = {
     "notify_latency_busy": ("NOTIFY -> delivery latency, loop busy with 4 tasks x 25 us turns",
                             {"p50": ("us", False), "p99": ("us", False)}),
     "select1": ("SELECT 1 round trips/s (one connection, sequential)", {"rate": ("queries/s", True)}),
-    "fetch": ("fetch 10k rows x 8 mixed columns", {"rate": ("rows/s", True)}),
+    "fetch": ("fetch 10k rows x 9 mixed columns (uuid included), as dicts",
+              {"rate": ("rows/s", True), "cpu_rate": ("rows/s of client CPU", True)}),
+    "fetch_tuples": ("fetch 10k rows x 9 mixed columns (uuid included), as tuples",
+                     {"rate": ("rows/s", True), "cpu_rate": ("rows/s of client CPU", True)}),
+    "types": ("decode and encode per type, 10k rows of one column",
+              {f"{c.name}.{way}": ("rows/s of client CPU", True)
+               for c in CASES for way in ("decode", "encode")}),
+    "memory": ("fetch 1M rows x 9 mixed columns (uuid included), held as tuples",
+               {"peak_rss": ("MiB", False), "bytes_per_row": ("B/row", False)}),
     "wide_rows": ("wide rows: bytea 1 MiB per row", {"rate": ("MiB/s", True)}),
     "execute_many": ("execute_many, 10k rows x 4 columns", {"rate": ("rows/s", True)}),
     "copy": ("COPY of 100k records x 4 columns", {"rate": ("rows/s", True)}),
@@ -33,14 +43,16 @@ WORKLOADS: dict[str, tuple[str, dict[str, tuple[str, bool]]]] = {
 SIZES = {
     "full": {
         "notify_n": 100_000, "latency_count": 5000, "latency_budget": 40.0, "select1_n": 5000,
-        "fetch_rows": 10_000, "fetch_repeat": 20, "wide_rows": 50, "wide_repeat": 2,
+        "fetch_rows": 10_000, "fetch_repeat": 20,
+        "types_rows": 10_000, "types_repeat": 5, "types_cases": "all", "memory_rows": 1_000_000, "wide_rows": 50, "wide_repeat": 2,
         "execute_many_rows": 10_000, "copy_rows": 100_000,
         "pool_size": 10, "pool_tasks": 100, "pool_queries": 50,
         "stall": 30.0,   # seconds without a notification: the run fails
     },
     "quick": {
         "notify_n": 2000, "latency_count": 100, "latency_budget": 10.0, "select1_n": 300,
-        "fetch_rows": 2000, "fetch_repeat": 1, "wide_rows": 4, "wide_repeat": 1,
+        "fetch_rows": 2000, "fetch_repeat": 1,
+        "types_rows": 500, "types_repeat": 1, "types_cases": "all", "memory_rows": 20_000, "wide_rows": 4, "wide_repeat": 1,
         "execute_many_rows": 1000, "copy_rows": 5000,
         "pool_size": 10, "pool_tasks": 20, "pool_queries": 10,
         "stall": 5.0,

@@ -30,6 +30,7 @@ import platform
 import sys
 import time
 import traceback
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -313,23 +314,26 @@ async def select1(drv_cls, dsn, sz, notes):
 FETCH_SQL = """
 SELECT g AS id, g::int8 * 1000 AS big, g::float8 / 3 AS ratio, 'name-' || g AS name,
        (g % 2 = 0) AS flag, now() AS ts, (g::numeric / 7)::numeric(12, 4) AS amount,
-       md5(g::text) AS hash
+       md5(g::text) AS hash, md5('u' || g)::uuid AS uid
 FROM generate_series(1, {n}) g
 """
-FETCH_COLUMNS = ("id", "big", "ratio", "name", "flag", "ts", "amount", "hash")
+FETCH_COLUMNS = ("id", "big", "ratio", "name", "flag", "ts", "amount", "hash", "uid")
 
 
-def check_fetch_row(drv, row, g):
-    v = [drv.cell(row, i, name) for i, name in enumerate(FETCH_COLUMNS)]
+def check_fetch_row(drv, row, g, by_name=True):
+    v = [drv.cell(row, i, name) if by_name else row[i] for i, name in enumerate(FETCH_COLUMNS)]
     amount = (decimal.Decimal(g) / 7).quantize(decimal.Decimal("0.0001"), decimal.ROUND_HALF_UP)
     check(v[0] == g and v[1] == g * 1000 and abs(v[2] - g / 3) < 1e-9, f"row {g}: wrong numbers {v[:3]}")
     check(v[3] == f"name-{g}" and v[4] == (g % 2 == 0), f"row {g}: wrong name/flag {v[3:5]}")
     check(isinstance(v[5], datetime.datetime) and v[5].tzinfo is not None, f"row {g}: ts {v[5]!r}")
     check(v[6] == amount, f"row {g}: amount {v[6]!r} != {amount}")
     check(v[7] == hashlib.md5(str(g).encode()).hexdigest(), f"row {g}: wrong md5")
+    # (the Rust psqlpy returns uuids as str)
+    check(str(v[8]) == str(uuid.UUID(hashlib.md5(f"u{g}".encode()).hexdigest())),
+          f"row {g}: wrong uuid {v[8]!r}")
 
 
-async def fetch(drv_cls, dsn, sz, notes):
+async def _fetch(drv_cls, dsn, sz, notes, method):
     n, repeat = sz["fetch_rows"], sz["fetch_repeat"]
     # The rows are computed once into a table: generating them (md5, numeric
     # division) per query would make the server, not the driver, the
@@ -338,23 +342,162 @@ async def fetch(drv_cls, dsn, sz, notes):
     sql = f"SELECT {', '.join(FETCH_COLUMNS)} FROM {table}"
     drv = drv_cls()
     await drv.connect(dsn)
+    run = getattr(drv, method)
     try:
         await drv.execute(f"DROP TABLE IF EXISTS {table}")
         await drv.execute(f"CREATE TABLE {table} AS {FETCH_SQL.format(n=n)}")
-        await drv.fetch(sql)   # warm-up: Parse/Describe once, as in an application
-        dt = 0.0
+        await run(sql)   # warm-up: Parse/Describe once, as in an application
+        dt = cpu = 0.0
         for _ in range(repeat):
+            c0 = time.process_time()
             t0 = time.perf_counter()
-            rows = await drv.fetch(sql)
+            rows = await run(sql)
             dt += time.perf_counter() - t0
+            cpu += time.process_time() - c0
             check(len(rows) == n, f"fetched {len(rows)} of {n} rows")
             for g in (1, n // 2, n):
-                check_fetch_row(drv, rows[g - 1], g)
+                check_fetch_row(drv, rows[g - 1], g, method == "fetch")
             del rows
         await drv.execute(f"DROP TABLE {table}")
     finally:
         await drv.close()
-    return {"rate": n * repeat / dt}, n * repeat, dt
+    return {"rate": n * repeat / dt, "cpu_rate": n * repeat / cpu}, n * repeat, dt
+
+
+async def fetch(drv_cls, dsn, sz, notes):
+    return await _fetch(drv_cls, dsn, sz, notes, "fetch")
+
+
+async def fetch_tuples(drv_cls, dsn, sz, notes):
+    return await _fetch(drv_cls, dsn, sz, notes, "fetch_tuples")
+
+
+# ---- per type (typecases.py) ---------------------------------------------------------
+
+async def types(drv_cls, dsn, sz, notes):
+    """Decode and encode of every case of typecases.py, rows per second of the
+    client's CPU time (process_time: the server's work and the scheduler's noise
+    are not the driver's), the best of ``types_repeat`` runs (as timeit does: on
+    a shared machine the other runs measure interruptions).  Decode: a
+    one-column table of N rows fetched as the driver's positional rows; encode:
+    N rows INSERTed with the driver's executemany.  Every fetch is checked (first, middle, last row) and every
+    encoded table compared with the decoded one on the server; a type a driver
+    cannot do is a note, and a figure only appears when its check passed."""
+    from drivers import NotAvailable
+    from typecases import CASES, TYPES_DDL
+    n, repeat = sz["types_rows"], sz["types_repeat"]
+    wanted = None if sz["types_cases"] == "all" else set(sz["types_cases"].split(","))
+    drv = drv_cls()
+    await drv.connect(dsn)
+    metrics: dict = {}
+    seconds = 0.0
+    try:
+        for ddl in TYPES_DDL:
+            try:
+                await drv.execute(ddl)
+            except Exception as e:      # (a missing extension: its case says so)
+                notes.append(f"setup: {type(e).__name__}: {str(e)[:200]}")
+        await drv.types_setup()
+        for case in CASES:
+            if wanted is not None and case.name not in wanted:
+                continue
+            table = f"bench_types{n}_{case.name}"   # shared by every run: made once
+            await drv.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT g, "
+                              f"({case.expr})::{case.sql_type} AS v FROM generate_series(1, {n}) g")
+            sql = f"SELECT v FROM {table} ORDER BY g"
+            try:
+                await drv.fetch_tuples(sql)                      # warm-up
+                cpu = float("inf")
+                for _ in range(repeat):
+                    c0 = time.process_time()
+                    rows = await drv.fetch_tuples(sql)
+                    cpu = min(cpu, time.process_time() - c0)
+                    check(len(rows) == n, f"{case.name}: fetched {len(rows)} of {n} rows")
+                    for g in (1, n // 2, n):
+                        got = drv.type_value(case, rows[g - 1][0])
+                        check(got == case.value(g), f"{case.name} row {g}: {got!r} != {case.value(g)!r}")
+                    del rows
+                metrics[f"{case.name}.decode"] = n / cpu
+                seconds += cpu
+            except NotAvailable as e:
+                notes.append(f"{case.name} decode: n/a: {e}")
+            except Exception as e:   # one type's failure must not hide the others'
+                notes.append(f"{case.name} decode: error: {type(e).__name__}: {str(e)[:200]}")
+            try:
+                params = [(g, drv.type_param(case, case.value(g))) for g in range(1, n + 1)]
+            except NotAvailable as e:
+                notes.append(f"{case.name} encode: n/a: {e}")
+                continue
+            except Exception as e:
+                notes.append(f"{case.name} encode: error: {type(e).__name__}: {str(e)[:200]}")
+                continue
+            enc = tag(f"bench_enc_{case.name}")
+            insert = f"INSERT INTO {enc} VALUES ($1, $2)"
+            try:
+                await drv.execute(f"DROP TABLE IF EXISTS {enc}; "
+                                  f"CREATE UNLOGGED TABLE {enc} (g int4, v {case.sql_type})")
+                await drv.execute_many(insert, params[:50])          # warm-up
+                cpu = float("inf")
+                for _ in range(repeat):
+                    await drv.execute(f"TRUNCATE {enc}")
+                    c0 = time.process_time()
+                    await drv.execute_many(insert, params)
+                    cpu = min(cpu, time.process_time() - c0)
+                    same = await drv.scalar(f"SELECT count(*) FROM {enc} e JOIN {table} d "
+                                            f"USING (g) WHERE {case.cmp}")
+                    check(same == n, f"{case.name}: {same} of {n} encoded rows equal the "
+                                     "decoded table's")
+                metrics[f"{case.name}.encode"] = n / cpu
+                seconds += cpu
+            except Exception as e:
+                notes.append(f"{case.name} encode: error: {type(e).__name__}: {str(e)[:200]}")
+            finally:
+                try:
+                    await drv.execute(f"DROP TABLE IF EXISTS {enc}")
+                except Exception:
+                    pass
+    finally:
+        await drv.close()
+    if not metrics:
+        raise VerificationError("no type could be measured: " + "; ".join(notes)[:500])
+    return metrics, n, seconds
+
+
+# ---- memory --------------------------------------------------------------------------
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def memory(drv_cls, dsn, sz, notes):
+    """Peak RSS of the process and resident bytes per row held, fetching N rows of the
+    mixed columns (``fetch``'s, uuid included) as the driver's positional rows."""
+    import gc
+    import resource
+    n = sz["memory_rows"]
+    table = f"bench_memory{n}"                   # shared by every run: made once
+    drv = drv_cls()
+    await drv.connect(dsn)
+    try:
+        await drv.execute(f"CREATE TABLE IF NOT EXISTS {table} AS {FETCH_SQL.format(n=n)}")
+        sql = f"SELECT {', '.join(FETCH_COLUMNS)} FROM {table}"
+        await drv.fetch_tuples(f"{sql} LIMIT 10")    # warm-up: statement, imports
+        gc.collect()
+        before = _rss()
+        t0 = time.perf_counter()
+        rows = await drv.fetch_tuples(sql)
+        dt = time.perf_counter() - t0
+        gc.collect()
+        held = _rss() - before
+        check(len(rows) == n, f"fetched {len(rows)} of {n} rows")
+        for g in (1, n // 2, n):
+            check_fetch_row(drv, rows[g - 1], g, False)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024    # KiB on Linux
+        del rows
+    finally:
+        await drv.close()
+    return {"peak_rss": peak / (1 << 20), "bytes_per_row": held / n}, n, dt
 
 
 async def wide_rows(drv_cls, dsn, sz, notes):
@@ -472,6 +615,9 @@ RUNNERS = {
     "notify_latency_busy": _latency(BUSY_LOOP),
     "select1": select1,
     "fetch": fetch,
+    "fetch_tuples": fetch_tuples,
+    "types": types,
+    "memory": memory,
     "wide_rows": wide_rows,
     "execute_many": execute_many,
     "copy": copy,

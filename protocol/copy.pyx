@@ -183,7 +183,7 @@ cdef class BinaryCopyEncoder:
             try:
                 if self._oids[i] == UUIDOID and isinstance(value, str):
                     try:
-                        value = _UUID(value)
+                        value = _StdUUID(value)
                     except ValueError:
                         _raise_encode("uuid", "uuid", value, "not a valid UUID string")
                 self._encoders[i](buf, value)

@@ -29,6 +29,7 @@ cdef extern from "Python.h":
     # cyclic GC from traversing every fetched row in its young generation.
     void PyObject_GC_UnTrack(void* op)
     bint PyObject_IS_GC(object o)
+    bint PyObject_GC_IsTracked(object o)
 
 
 cdef enum RequestKind:
@@ -382,6 +383,9 @@ cdef class CoreProtocol:
                 req.columns = cols
             else:
                 req.columns = cols
+                if req.statement is not None and req.statement.text_results:
+                    # unprepared: the rows that follow are decoded by these types
+                    req.statement.describe_text(cols)
             return 0
         if mtype == b'2' or mtype == b'1' or mtype == b'3':
             frame_done(f, mtype)
@@ -488,6 +492,7 @@ cdef class CoreProtocol:
         cdef object val
         cdef Statement st = req.statement
         cdef decode_func* decs = NULL
+        cdef tuple codecs = None
         cdef bint atomic = True
         if ncols < 0:
             raise ProtocolError(f"negative column count {ncols} in DataRow", msg_type=b"D")
@@ -496,6 +501,7 @@ cdef class CoreProtocol:
                 raise ProtocolError(
                     f"DataRow has {ncols} columns, RowDescription said {st.ncols}", msg_type=b"D")
             decs = st.decoders
+            codecs = st.codecs
         frame_need(f, <Py_ssize_t>ncols * 4)
         row = PyTuple_New(ncols)
         for i in range(ncols):
@@ -511,6 +517,8 @@ cdef class CoreProtocol:
                 try:
                     if decs != NULL and decs[i] != NULL:
                         val = decs[i](f.p, vlen)
+                    elif codecs is not None and codecs[i] is not None:
+                        val = (<TypeCodec>codecs[i]).decode(f.p, vlen)
                     else:
                         val = decode_text_value(f.p, vlen)
                 except Exception as e:
@@ -519,7 +527,7 @@ cdef class CoreProtocol:
                     val = None
                 f.p += vlen
                 f.n -= vlen
-                if atomic and PyObject_IS_GC(val):
+                if atomic and PyObject_IS_GC(val) and PyObject_GC_IsTracked(val):
                     atomic = False
             Py_INCREF(val)
             PyTuple_SET_ITEM(row, i, val)

@@ -13,8 +13,9 @@ Low-level use, with no asyncio at all::
     sock.sendall(protocol.build_query("SELECT 1"))
 """
 
-from psqlpy.exceptions import (ProtocolError, InterfaceError, PyToRustValueMappingError,
-                               ConnectionClosedError)
+from psqlpy.exceptions import (
+    ProtocolError, InterfaceError, PyToRustValueMappingError, RustToPyValueMappingError,
+    ConnectionClosedError)
 from psqlpy._messages import *  # noqa: F401,F403  (re-exported: typed backend messages)
 from psqlpy._messages import __all__ as _messages_all
 
@@ -29,6 +30,12 @@ class QueryTextError(InterfaceError, ValueError):
 
 class ParameterCountError(PyToRustValueMappingError):
     """The number of parameters given does not match the statement's."""
+
+
+class StaleTypeError(RustToPyValueMappingError):
+    """A value of a user-defined type no longer matches what introspection found
+    (the type was altered since): the statement and the type cache are dropped,
+    and the query works when run again."""
 
 
 include "buffer.pyx"

@@ -22,7 +22,7 @@ from .listener import Listener, ListenerGap
 from .pool import ConnectionPool, ConnectionPoolStatus, connect, connect_pool
 from .pool_builder import ConnectionPoolBuilder
 from .prepared import Column, PreparedStatement
-from .protocol import ListenerNotificationMsg
+from .protocol import ListenerNotificationMsg, Range
 from .replication import (
     UNCHANGED_TOAST,
     Change,
@@ -38,7 +38,7 @@ __all__ = [
     "ConnectionPoolStatus", "Cursor", "Error", "Change", "LogicalReplication",
     "ReplicationTransaction", "UNCHANGED_TOAST", "IsolationLevel", "KeepaliveConfig", "Listener",
     "ListenerGap", "ListenerNotificationMsg", "LoadBalanceHosts", "PreparedStatement",
-    "QueryResult", "ReadVariant", "Record", "SingleQueryResult", "SslMode",
+    "QueryResult", "Range", "ReadVariant", "Record", "SingleQueryResult", "SslMode",
     "TargetSessionAttrs", "Transaction", "connect", "connect_pool", "exceptions",
     "extra_types", "protocol", "row_factories",
 ]

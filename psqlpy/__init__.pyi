@@ -2,6 +2,7 @@ from . import exceptions as exceptions
 from . import extra_types as extra_types
 from . import protocol as protocol
 from . import row_factories as row_factories
+from . import types as types
 from ._enums import ConnRecyclingMethod as ConnRecyclingMethod
 from ._enums import IsolationLevel as IsolationLevel
 from ._enums import KeepaliveConfig as KeepaliveConfig
@@ -25,6 +26,7 @@ from .pool_builder import ConnectionPoolBuilder as ConnectionPoolBuilder
 from .prepared import Column as Column
 from .prepared import PreparedStatement as PreparedStatement
 from .protocol import ListenerNotificationMsg as ListenerNotificationMsg
+from .protocol import Range as Range
 from .replication import UNCHANGED_TOAST as UNCHANGED_TOAST
 from .replication import Change as Change
 from .replication import LogicalReplication as LogicalReplication

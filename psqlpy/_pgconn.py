@@ -13,9 +13,10 @@ import collections
 import logging
 
 from . import protocol as _proto
-from . import _textcodecs
 from ._pipeline import RequestPipeline
 from .exceptions import ConnectionExecuteError, make_server_error
+from .types import ConnectionTypes
+from .types import _unprepared
 
 log = logging.getLogger("psqlpy.connection")
 
@@ -26,7 +27,7 @@ _STALE_STATEMENT = {"26000", "0A000"}
 class PgConnection(RequestPipeline):
     __slots__ = (
         "config", "_stmt_cache", "_stmt_cache_size", "_stmt_counter", "notice_log",
-        "server_version", "__weakref__",
+        "server_version", "__weakref__", "_types",
     )
 
     def __init__(self, loop, core, protocol, transport, config, host, port, tls=False):
@@ -39,6 +40,10 @@ class PgConnection(RequestPipeline):
         size = getattr(config, "statement_cache_size", None)
         self._stmt_cache_size = 256 if size is None else max(0, int(size))
         self._stmt_counter = 0
+        # What is known of types and the codecs for them; a pool hands its
+        # connections views of one shared registry (ConnectionPool._open_in_slot).
+        self._types = None
+        self.types = ConnectionTypes()
         self.server_version = _parse_server_version(core.parameters.get("server_version", ""))
 
     def rollback_soon(self) -> None:
@@ -67,6 +72,12 @@ class PgConnection(RequestPipeline):
             raise make_server_error(req.error_fields, context)
         if req.decode_error is not None:
             err = req.decode_error
+            if isinstance(err, _proto.StaleTypeError):
+                # A user-defined type changed since it was introspected: the
+                # next query describes and introspects afresh.
+                self.types.forget()
+                if req.statement is not None:
+                    self.forget_statement(req.statement.query)
             raise err
 
     # ---- flows ---------------------------------------------------------------
@@ -76,10 +87,39 @@ class PgConnection(RequestPipeline):
         self.raise_for(req, context)
         return req
 
+    @property
+    def types(self) -> ConnectionTypes:
+        return self._types
+
+    @types.setter
+    def types(self, types: ConnectionTypes) -> None:
+        self._types = types
+        types.on_change(self._types_changed)
+
+    def _types_changed(self) -> None:
+        # Codecs changed (a codec registered, a type learned or forgotten): the
+        # cached statements hold the old ones; close them, prepare afresh.
+        old = list(self._stmt_cache.values())
+        self._stmt_cache.clear()
+        if old and not self.is_closed:
+            self.spawn(self._close_statements(old))
+
     async def prepare(self, sql: str, name: str = "", context=ConnectionExecuteError):
         req = await self.request(_proto.REQUEST_PREPARE, _proto.build_prepare(name, sql))
         self.raise_for(req, context)
-        return _proto.Statement(name, sql, req.param_oids, req.columns or ())
+        param_oids = req.param_oids or ()
+        described = await self.types.describe(self, param_oids, req.columns or ())
+        if described[4] and not name:
+            # The introspection query (a simple Query) destroyed the unnamed
+            # statement: parse it again; its types are known now.
+            req = await self.request(_proto.REQUEST_PREPARE, _proto.build_prepare(name, sql))
+            self.raise_for(req, context)
+            param_oids = req.param_oids or ()
+            described = await self.types.describe(self, param_oids, req.columns or ())
+        col_codecs, par_codecs, col_types, par_types, _ = described
+        st = _proto.Statement(name, sql, param_oids, req.columns or (), col_codecs, par_codecs)
+        st.set_types(col_types, par_types)
+        return st
 
     @property
     def statement_cache_size(self) -> int:
@@ -107,6 +147,14 @@ class PgConnection(RequestPipeline):
         try:
             if not self.is_closed:
                 await self.request(_proto.REQUEST_SYNC, _proto.build_close_statement(st.name))
+        except Exception:
+            pass
+
+    async def _close_statements(self, statements) -> None:
+        data = b"".join(_proto.build_close_statement(st.name, False) for st in statements)
+        try:
+            if not self.is_closed:
+                await self.request(_proto.REQUEST_SYNC, data + _proto.build_sync())
         except Exception:
             pass
 
@@ -152,17 +200,26 @@ class PgConnection(RequestPipeline):
         mode (two Syncs may reach two server connections there).  Parameter
         types come from the Python values (mostly "unspecified": the server
         infers them as for a prepared statement) and results are requested in
-        text and decoded by column type; see ``psqlpy._textcodecs``.
-        Returns an ``UnpreparedResult`` (rows, tag, statement like a Request)."""
-        oids, values = _textcodecs.prepare_params(params)
-        st = _proto.Statement("", sql, oids, ())   # no columns: all results in text
+        text and decoded by the core by column type (psqlpy/types/_unprepared.py).
+        Returns the finished Request."""
+        oids, values = _unprepared.prepare_params(params)
+        # no columns yet: every result comes in text, decoded as the Describe says
+        st = _proto.Statement.text_results_for("", sql, oids, self.types.lookup)
         data = _proto.build_parse("", sql, oids) + _proto.build_execute_statement(
             st, values, "", 0, True, True)
-        req = await self.request(_proto.REQUEST_EXTENDED, data, None)
+        req = await self.request(_proto.REQUEST_EXTENDED, data, st)
         self.raise_for(req, context)
-        res = _textcodecs.UnpreparedResult(sql, oids, req)
-        self.raise_for(res, context)
-        return res
+        if st.unknown_columns:
+            # user-defined types met for the first time: learn them, then decode
+            # what was left as text
+            await self.types.learn_columns(self, req.columns)
+            cols = st.unknown_columns
+            codecs = [st.codec_for_text(i) for i in cols]
+            err = _proto.decode_text_columns(req.rows, cols, codecs)
+            if err is not None:
+                raise err
+        self._set_text_types(st, req.columns, oids)
+        return req
 
     async def execute_many(self, sql: str, seq_params, prepared: bool = True,
                            context=ConnectionExecuteError, batch_size: int = 1000):
@@ -217,15 +274,24 @@ class PgConnection(RequestPipeline):
     async def open_portal_unprepared(self, sql: str, params, portal: str, context):
         """Open ``portal`` over a one-shot (unnamed) statement in one unit:
         Parse + Bind + Describe(portal) + Sync, parameters typed from their
-        Python values, results in text (see ``psqlpy._textcodecs``).  Returns
-        the statement with the portal's columns; fetch from the portal with no
-        statement and decode the rows with ``_textcodecs.decode_rows``."""
-        oids, values = _textcodecs.prepare_params(params)
-        st = _proto.Statement("", sql, oids, ())   # no columns: all results in text
+        Python values, results in text.  Returns the statement, described by
+        the portal's columns (user-defined types among them learned first):
+        fetch from the portal with it, the core decodes the text rows."""
+        oids, values = _unprepared.prepare_params(params)
+        st = _proto.Statement.text_results_for("", sql, oids, self.types.lookup)
         req = await self.request(_proto.REQUEST_SYNC,
-                                 _proto.build_open_portal_unnamed(st, values, portal), None)
+                                 _proto.build_open_portal_unnamed(st, values, portal), st)
         self.raise_for(req, context)
-        return _proto.Statement("", sql, oids, req.columns or ())
+        if st.unknown_columns:
+            await self.types.learn_columns(self, req.columns)
+            st.describe_text(req.columns)
+        self._set_text_types(st, req.columns, oids)
+        return st
+
+    def _set_text_types(self, st, columns, oids) -> None:
+        if columns:
+            info = self.types.info
+            st.set_types([info(c.type_oid) for c in columns], [info(o) for o in oids])
 
     def statement_is_current(self, st) -> bool:
         """``st`` is still the cached (so still prepared) statement for its text."""
@@ -234,7 +300,7 @@ class PgConnection(RequestPipeline):
 
 def _unprepared_batch(sql: str, seq) -> bytes:
     """Parse(unnamed) + Bind/Execute for each row of ``seq``, no Sync."""
-    oids, rows = _textcodecs.prepare_many(seq)
+    oids, rows = _unprepared.prepare_many(seq)
     st = _proto.Statement("", sql, oids, ())
     return _proto.build_parse("", sql, oids) + _proto.build_execute_many(st, rows, False)
 

@@ -2,10 +2,40 @@
 the Cython core decodes into) and turned into dicts only when asked."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 
 from .protocol import rows_to_dicts as _rows_to_dicts
+
+
+@dataclass(frozen=True)
+class Column:
+    """A result column: its name, the OID of the table it comes from (None for a
+    computed column), and its type: OID, name, schema and kind (``base``, ``array``,
+    ``composite``, ``enum``, ``domain``, ``range``, ``multirange``, ``pseudo``; the
+    name, schema and kind are None for a type nothing is known of, e.g. with
+    ``introspect_types=False``)."""
+    name: str
+    table_oid: int | None
+    type_oid: int = 0
+    type_name: str | None = None
+    type_schema: str | None = None
+    type_kind: str | None = None
+
+
+def describe_columns(statement) -> list[Column]:
+    """The Columns of a described statement (psqlpy.protocol.Statement)."""
+    if statement is None:
+        return []
+    fields = getattr(statement, "columns", statement)
+    types = getattr(statement, "column_types", ())
+    out = []
+    for i, f in enumerate(fields):
+        t = types[i] if i < len(types) else None
+        out.append(Column(f.name, f.table_oid or None, f.type_oid,
+                          t.name if t else None, t.schema if t else None, t.kind if t else None))
+    return out
 
 
 def _apply_decoders(names, row, custom_decoders):
@@ -43,6 +73,11 @@ class QueryResult:
         from ._record import Record
         names = self._names
         return [Record(names, r) for r in self._rows]
+
+    def columns(self) -> list[Column]:
+        """Ours: the result's columns with their types, as the statement's
+        description gives them (``PreparedStatement.columns()``)."""
+        return describe_columns(self._columns)
 
     @property
     def status(self) -> str | None:

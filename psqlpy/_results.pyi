@@ -4,6 +4,19 @@ from ._record import Record
 
 _T = TypeVar("_T")
 
+class Column:
+    name: str
+    table_oid: int | None
+    type_oid: int
+    type_name: str | None
+    type_schema: str | None
+    type_kind: str | None
+    def __init__(self, name: str, table_oid: int | None, type_oid: int = ...,
+                 type_name: str | None = ..., type_schema: str | None = ...,
+                 type_kind: str | None = ...) -> None: ...
+
+def describe_columns(statement: Any) -> list[Column]: ...
+
 class QueryResult:
     def __init__(self, names: tuple[str, ...], rows: list[tuple[Any, ...]],
                  tag: str | None = ..., columns: Any = ...) -> None: ...
@@ -13,6 +26,7 @@ class QueryResult:
     def row_factory(self, row_factory: Callable[[dict[str, Any]], _T],
                     custom_decoders: Mapping[str, Callable[[Any], Any]] | None = ...) -> list[_T]: ...
     def records(self) -> list[Record]: ...
+    def columns(self) -> list[Column]: ...
     @property
     def status(self) -> str | None: ...
     def __len__(self) -> int: ...

@@ -54,7 +54,7 @@ class _QueryMethods:
     async def _result(self, querystring: str, parameters, prepared) -> QueryResult:
         req = await self._run(querystring, parameters, prepared)
         st = req.statement
-        return QueryResult(st.column_names, req.rows, req.tag, st.columns)
+        return QueryResult(st.column_names, req.rows, req.tag, st)
 
     async def execute(self, querystring: str, parameters=None, prepared: bool | None = None) -> QueryResult:
         return await self._result(querystring, parameters, prepared)
@@ -197,6 +197,21 @@ class Connection(_QueryMethods):
         for ``array_size`` (its code takes only ``array_size``), accepted as an alias."""
         from .cursor import Cursor
         return Cursor(self, querystring, parameters, array_size, fetch_number=fetch_number)
+
+    async def set_type_codec(self, typename: str, *, schema: str = "public", encoder=None,
+                             decoder=None, format: str = "text") -> None:
+        """Ours (asyncpg's shape): decode and encode values of type ``schema.typename``
+        with ``decoder`` and ``encoder`` on this connection, over the built-in codecs
+        and the pool's.  ``format``: "text" (decoder(str), encoder -> str),
+        "binary" (bytes both ways), or for a composite type "tuple" / "dict"
+        (decoder gets its decoded attributes as a tuple / dict, encoder returns a
+        sequence / mapping).  A side left out (None) passes the format's value
+        through unchanged; at least one is needed.  Raises ProgrammingError when the type does not exist.  The
+        codec lives as long as this server connection: for every connection of
+        a pool, register it on the pool."""
+        from .types._registry import make_spec
+        pg = self._pg()
+        await pg.types.register(pg, make_spec(typename, schema, encoder, decoder, format))
 
     async def prepare(self, querystring: str, parameters=None, prepared=None):
         from .prepared import PreparedStatement

@@ -1,5 +1,5 @@
 from types import TracebackType
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Callable, Literal, Mapping, Sequence, Union
 
 from typing_extensions import Self
 
@@ -47,6 +47,10 @@ class Connection(_QueryMethods):
                     deferrable: bool | None = ...) -> Transaction: ...
     def cursor(self, querystring: str | None = ..., parameters: ParamsT = ...,
                array_size: int | None = ..., fetch_number: int | None = ...) -> Cursor: ...
+    async def set_type_codec(self, typename: str, *, schema: str = ...,
+                             encoder: Callable[[Any], Any] | None = ...,
+                             decoder: Callable[[Any], Any] | None = ...,
+                             format: Literal["text", "binary", "tuple", "dict"] = ...) -> None: ...
     async def prepare(self, querystring: str, parameters: ParamsT = ...,
                       prepared: bool | None = ...) -> PreparedStatement: ...
     async def binary_copy_to_table(self, source: Any, table_name: str,

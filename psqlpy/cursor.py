@@ -38,7 +38,6 @@ import itertools
 from . import protocol as _proto
 from ._named import bind_parameters
 from ._results import QueryResult
-from ._textcodecs import decode_rows
 from .connection import owned_pg, pg_of
 from .exceptions import (
     CursorClosedError,
@@ -67,7 +66,6 @@ class Cursor:
         self._exhausted = False
         self._closed = False
         self._lost = False
-        self._text = False     # the portal is over the unnamed statement: text rows
 
     def _pg(self):
         if self._transaction is not None:
@@ -132,7 +130,6 @@ class Cursor:
             raise
         self._own_tx = own_tx
         self._statement = st
-        self._text = text
         self._params = params
         self._portal = portal
         self._bound = True
@@ -150,7 +147,7 @@ class Cursor:
             await self.start()
         st = self._statement
         if self._exhausted:
-            return QueryResult(st.column_names, [], None, st.columns)
+            return QueryResult(st.column_names, [], None, st)
         pg = self._pg()
         if not self._bound:
             data = _proto.build_execute_statement(st, self._params, self._portal, n, True)
@@ -158,8 +155,7 @@ class Cursor:
         else:
             data = _proto.build_portal_execute(self._portal, n)
         try:
-            # Text rows: no statement, so the core keeps them as text.
-            req = await pg.request(_proto.REQUEST_EXTENDED, data, None if self._text else st)
+            req = await pg.request(_proto.REQUEST_EXTENDED, data, st)
         except BaseException as e:
             if not isinstance(e, Exception):
                 # Cancelled: the portal may still have advanced, its rows
@@ -167,14 +163,9 @@ class Cursor:
                 self._lost = True
             raise
         pg.raise_for(req, CursorFetchError)
-        rows = req.rows
-        if self._text:
-            rows, err = decode_rows(st.columns, rows)
-            if err is not None:
-                raise err
         if not req.suspended:
             self._exhausted = True
-        return QueryResult(st.column_names, rows, req.tag, st.columns)
+        return QueryResult(st.column_names, req.rows, req.tag, st)
 
     async def fetchone(self) -> QueryResult:
         """The next row, as a QueryResult of at most one row."""

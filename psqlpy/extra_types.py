@@ -10,8 +10,9 @@ floats:
 * ``Point((x, y))``                      -> ``(x, y)``
 * ``Box(((x1, y1), (x2, y2)))``          -> ``((x1, y1), (x2, y2))`` (also ``(x1, y1, x2, y2)``)
 * ``LineSegment`` as ``Box``
-* ``Path([...points])``                  -> tuple of points; ``closed`` is True when the input
-  is a tuple and False when it is a list (as the reference driver decides)
+* ``Path([...points])``                  -> tuple of points; ``closed`` is True when the first
+  point equals the last (as the reference driver decides when it decodes a path; list or
+  tuple makes no difference), and the path is sent closed then
 * ``Polygon([...points])``               -> tuple of points (a flat even count of numbers too)
 * ``Line((a, b, c))``                    -> ``(a, b, c)`` for the line ``a*x + b*y + c = 0``
 * ``Circle(((x, y), r))``                -> ``((x, y), r)`` (also ``(x, y, r)``)
@@ -364,15 +365,16 @@ class LineSegment(_Wrapper):
 
 
 class Path(_Wrapper):
-    """``path``: a sequence of points; a tuple makes a closed path, a list an open one
-    (``closed`` attribute).  A flat sequence of an even count of numbers is accepted too."""
+    """``path``: a sequence of points, closed (``closed`` attribute) when its first point
+    equals its last.  A flat sequence of an even count of numbers is accepted too."""
 
     __slots__ = ("closed",)
     pg_type = "path"
 
     def __init__(self, inner_value: Sequence[Any]) -> None:
         self.inner_value = _points(type(self), inner_value, "path")
-        self.closed = isinstance(inner_value, tuple)
+        pts = self.inner_value
+        self.closed = pts[0] == pts[-1]
 
     def __repr__(self) -> str:
         return f"Path({self.inner_value!r}, closed={self.closed})"

@@ -13,6 +13,7 @@ from ._connect import open_connection
 from ._enums import ConnRecyclingMethod
 from .connection import Connection
 from .exceptions import ConnectionPoolConfigurationError, ConnectionPoolExecuteError
+from .types import ConnectionTypes, TypeRegistry
 
 log = logging.getLogger("psqlpy.pool")
 
@@ -46,7 +47,8 @@ class ConnectionPool:
                  keepalives_idle_nanosec=None, keepalives_interval_sec=None,
                  keepalives_interval_nanosec=None, keepalives_retries=None,
                  load_balance_hosts=None, max_db_pool_size=None, conn_recycling_method=None,
-                 ssl_mode=None, ca_file=None, statement_cache_size=None):
+                 ssl_mode=None, ca_file=None, statement_cache_size=None,
+                 introspect_types=True):
         settings = dict(locals())
         settings = {k: settings[k] for k in _SETTING_NAMES}
         self._settings = settings
@@ -63,10 +65,33 @@ class ConnectionPool:
         self._closed = False
         self._tasks: set = set()
         self._closing: set = set()   # PgConnections whose sockets are closing
+        # Ours: user-defined types (enums, composites, ...) learned once for all
+        # the pool's connections; introspect_types=False leaves them as text.
+        self._types = TypeRegistry(introspect=bool(introspect_types))
 
     @property
     def config(self):
         return self._config
+
+    async def set_type_codec(self, typename: str, *, schema: str = "public", encoder=None,
+                             decoder=None, format: str = "text") -> None:
+        """Ours: ``Connection.set_type_codec`` for every connection of the pool, open
+        or opened later (each resolves it to an OID when it first needs it).  The
+        type's existence is checked through one of the pool's connections."""
+        from .types._registry import make_spec
+        spec = make_spec(typename, schema, encoder, decoder, format)
+        pg = await self._get()
+        try:
+            await pg.types.check(pg, spec)
+        finally:
+            self._release(pg)
+        self._types.register(spec)
+
+    @property
+    def types(self):
+        """Ours: the user-defined types (``psqlpy.types.TypeRegistry``) this pool's
+        connections have learned."""
+        return self._types
 
     # ---- acquiring -------------------------------------------------------------
 
@@ -145,6 +170,7 @@ class ConnectionPool:
         if self._closed:
             self._discard(pg)
             raise ConnectionPoolExecuteError("the pool was closed")
+        pg.types = ConnectionTypes(self._types)
         return pg
 
     async def _checked(self, pg):
@@ -352,10 +378,12 @@ def connect_pool(**kwargs) -> ConnectionPool:
     return ConnectionPool(**kwargs)
 
 
-async def connect(statement_cache_size=None, **kwargs) -> Connection:
+async def connect(statement_cache_size=None, introspect_types=True, **kwargs) -> Connection:
     """A single connection outside any pool."""
     config = _with_cache_size(parse_settings(**kwargs), statement_cache_size)
-    return Connection(await open_connection(config))
+    pg = await open_connection(config)
+    pg.types = ConnectionTypes(TypeRegistry(introspect=bool(introspect_types)))
+    return Connection(pg)
 
 
 def _with_cache_size(config, size):

@@ -1,6 +1,6 @@
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from typing_extensions import Self
 
@@ -8,6 +8,7 @@ from ._enums import ConnRecyclingMethod, LoadBalanceHosts, SslMode, TargetSessio
 from .connection import Connection
 from .listener import Listener
 from .replication import LogicalReplication
+from .types import TypeRegistry
 
 class ConnectionPoolStatus:
     max_size: int
@@ -46,9 +47,16 @@ class ConnectionPool:
         ssl_mode: SslMode | str | None = ...,
         ca_file: str | None = ...,
         statement_cache_size: int | None = ...,
+        introspect_types: bool = ...,
     ) -> None: ...
     @property
     def config(self) -> Any: ...
+    @property
+    def types(self) -> TypeRegistry: ...
+    async def set_type_codec(self, typename: str, *, schema: str = ...,
+                             encoder: Callable[[Any], Any] | None = ...,
+                             decoder: Callable[[Any], Any] | None = ...,
+                             format: Literal["text", "binary", "tuple", "dict"] = ...) -> None: ...
     @property
     def closed(self) -> bool: ...
     async def connection(self) -> Connection: ...
@@ -90,7 +98,7 @@ def connect_pool(
     keepalives_retries: int | None = ..., load_balance_hosts: LoadBalanceHosts | str | None = ...,
     max_db_pool_size: int | None = ..., conn_recycling_method: ConnRecyclingMethod | None = ...,
     ssl_mode: SslMode | str | None = ..., ca_file: str | None = ...,
-    statement_cache_size: int | None = ...,
+    statement_cache_size: int | None = ..., introspect_types: bool = ...,
 ) -> ConnectionPool: ...
 async def connect(
     dsn: str | None = ..., username: str | None = ..., password: str | None = ...,
@@ -104,5 +112,5 @@ async def connect(
     keepalives_interval_sec: float | None = ..., keepalives_interval_nanosec: int | None = ...,
     keepalives_retries: int | None = ..., load_balance_hosts: LoadBalanceHosts | str | None = ...,
     ssl_mode: SslMode | str | None = ..., ca_file: str | None = ...,
-    statement_cache_size: int | None = ...,
+    statement_cache_size: int | None = ..., introspect_types: bool = ...,
 ) -> Connection: ...

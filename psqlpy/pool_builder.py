@@ -69,6 +69,10 @@ class ConnectionPoolBuilder:
         """Ours: 0 turns named prepared statements off (PgBouncer)."""
         return self._set("statement_cache_size", size)
 
+    def introspect_types(self, introspect: bool):
+        """Ours: False leaves user-defined types (enums, composites, ...) as text."""
+        return self._set("introspect_types", introspect)
+
     def keepalives(self, keepalives: bool):
         return self._set("keepalives", keepalives)
 

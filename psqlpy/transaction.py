@@ -167,7 +167,7 @@ class Transaction(_QueryMethods):
         results = []
         for req in reqs:
             st = req.statement
-            results.append(QueryResult(st.column_names, req.rows, req.tag, st.columns))
+            results.append(QueryResult(st.column_names, req.rows, req.tag, st))
         return results
 
     def cursor(self, querystring=None, parameters=None, array_size=None, fetch_number=None):

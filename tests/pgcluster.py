@@ -640,7 +640,10 @@ class PgCluster:
             self._chown(self.data_dir / "ca.crt")
 
         hba = self.data_dir / "pg_hba.conf"
-        hba.write_text(_HBA)
+        # A server built without TLS refuses to start on hostssl/cert lines; those roles
+        # then fall through to the final reject lines.
+        hba.write_text(_HBA if self.ssl else "".join(
+            line for line in _HBA.splitlines(keepends=True) if not line.startswith("hostssl")))
 
         self.port = _free_port()
         conf = {

@@ -34,7 +34,14 @@ def test_worker_quick_ours(dsn):
             assert r["reason"]
             continue
         assert r["status"] == "ok", r
-        assert set(r["metrics"]) == set(metrics_of(r["workload"]))
+        missing = set(metrics_of(r["workload"])) - set(r["metrics"])
+        # (a workload of several figures says why one is missing: "uuid.decode"
+        # -> a note "uuid decode: n/a: ..."; an error note is a failure)
+        for m in missing:
+            name, _, way = m.partition(".")
+            assert any(n.startswith(f"{name} {way}: n/a") for n in r["notes"]), (m, r["notes"])
+        assert not [n for n in r["notes"] if ": error:" in n], r["notes"]
+        assert set(r["metrics"]) <= set(metrics_of(r["workload"]))
         assert all(v > 0 for v in r["metrics"].values()), r
         assert r["n"] > 0 and r["seconds"] > 0
 

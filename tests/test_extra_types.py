@@ -133,10 +133,12 @@ def test_geometry() -> None:
     assert et.Box(((1, 2), (3, 4))).inner_value == ((1.0, 2.0), (3.0, 4.0))
     assert et.Box([1, 2, 3, 4]) == et.Box(((1, 2), (3, 4)))
     assert et.LineSegment(((0, 0), (1, 1))).inner_value == ((0.0, 0.0), (1.0, 1.0))
-    closed = et.Path(((0, 0), (1, 1), (2, 0)))
-    opened = et.Path([(0, 0), (1, 1), (2, 0)])
+    # closed when the first point equals the last (the reference's rule), list or tuple alike
+    closed = et.Path([(0, 0), (1, 1), (0, 0)])
+    opened = et.Path(((0, 0), (1, 1), (2, 0)))
     assert closed.closed is True and opened.closed is False
-    assert closed.inner_value == opened.inner_value == ((0.0, 0.0), (1.0, 1.0), (2.0, 0.0))
+    assert et.Path([(0, 0), (1, 1), (2, 0)]) == opened
+    assert opened.inner_value == ((0.0, 0.0), (1.0, 1.0), (2.0, 0.0))
     assert closed != opened
     assert et.Path([0, 0, 1, 1]).inner_value == ((0.0, 0.0), (1.0, 1.0))
     tri = et.Polygon([(0, 0), (1, 1), (1, 0)])

@@ -19,7 +19,6 @@ import pytest
 
 import psqlpy
 from psqlpy import ConnectionPool
-from psqlpy._textcodecs import TEXT_DECODERS
 from psqlpy.exceptions import ConnectionExecuteError
 
 from pgcluster import ClusterError, PgBouncer, find_pgbouncer
@@ -316,9 +315,13 @@ async def test_unprepared_params_match_prepared(dsn):
 
 
 def test_text_decoders_cover_binary_decoders():
-    """Every type the binary path decodes has a text decoder, so prepared=False
-    never returns a str where prepared=True returns a Python value."""
-    assert set(psqlpy.protocol._binary_decoder_oids()) <= set(TEXT_DECODERS)
+    """Every type the binary path decodes has a text decoder (arrays: their element
+    has one), so prepared=False never returns a str where prepared=True returns a
+    Python value."""
+    proto = psqlpy.protocol
+    for oid in proto._binary_decoder_oids():
+        assert proto._text_decoder_oids().count(oid) or \
+            proto.array_element_oid(oid) in proto._text_decoder_oids(), oid
 
 
 async def test_pool_keyword_statement_cache_size_zero(bouncer_dsn):
@@ -352,3 +355,29 @@ async def test_cursor_with_cache_off_survives_other_queries(bouncer_dsn):
             assert (await cur.fetchmany()).result() == [{"g": 1}, {"g": 2}]
             assert (await cur.fetchall()).result() == [{"g": 3}, {"g": 4}, {"g": 5}]
             cur.close()
+
+
+# ------------------------------------------------- user-defined types behind PgBouncer
+
+async def test_user_types_decoded_behind_pgbouncer(bouncer_dsn, dsn):
+    """The introspection of unknown type OIDs is a simple query (no statement, named or
+    unnamed), so composites and enums decode behind PgBouncer in transaction mode, with
+    parameters or without, every query unprepared (``statement_cache_size=0``)."""
+    async with await psqlpy.connect(dsn=dsn) as direct:
+        await direct.execute_batch(
+            "DROP TYPE IF EXISTS pgb_pair; DROP TYPE IF EXISTS pgb_mood;"
+            "CREATE TYPE pgb_mood AS ENUM ('sad', 'ok');"
+            "CREATE TYPE pgb_pair AS (a int4, m pgb_mood, tags text[])")
+
+    async def client(k):
+        async with await psqlpy.connect(dsn=bouncer_dsn, statement_cache_size=0) as conn:
+            for i in range(10):
+                assert await conn.fetch_val(
+                    "SELECT ROW($1::int4, 'ok', ARRAY['x,y', NULL])::pgb_pair", [i + k]) == \
+                    {"a": i + k, "m": "ok", "tags": ["x,y", None]}
+                assert await conn.fetch_val(
+                    "SELECT ARRAY[ROW(1, 'sad', NULL)::pgb_pair, NULL]") == \
+                    [{"a": 1, "m": "sad", "tags": None}, None]
+                assert await conn.fetch_val("SELECT ARRAY['sad'::pgb_mood]") == ["sad"]
+
+    await asyncio.gather(*[client(k) for k in range(4)])

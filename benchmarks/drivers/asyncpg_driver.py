@@ -3,10 +3,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import asyncpg
 
+from typecases import MULTIRANGE_CASES, RANGE_CASES, range_key
+
 from .base import BaseDriver
+
+
+def _pt(p):
+    return (float(p[0]), float(p[1]))
+
+
+def _range(key):
+    lower, upper, lower_inc, upper_inc, empty = key
+    return asyncpg.Range(lower, upper, lower_inc=lower_inc, upper_inc=upper_inc, empty=empty)
 
 
 class Driver(BaseDriver):
@@ -27,6 +39,60 @@ class Driver(BaseDriver):
 
     async def execute(self, sql):
         await self.conn.execute(sql)
+
+    async def types_setup(self):
+        # asyncpg returns json as str unless told otherwise; its documentation's way
+        # to get Python objects (what every other driver here returns):
+        for t in ("json", "jsonb"):
+            await self.conn.set_type_codec(t, encoder=json.dumps, decoder=json.loads,
+                                           schema="pg_catalog")
+        # and hstore as a dict (its documented built-in codec), when the extension is there
+        if await self.conn.fetchval("SELECT to_regtype('hstore') IS NOT NULL"):
+            await self.conn.set_builtin_type_codec("hstore", codec_name="pg_contrib.hstore")
+
+    def type_value(self, case, v):
+        from typecases import canonical_path
+        n = case.name
+        if n == "uuid":
+            import uuid
+            return uuid.UUID(bytes=v.bytes)
+        if n == "macaddr":
+            return v.upper()
+        if n == "point":
+            return _pt(v)
+        if n == "box":
+            return (_pt(v[0]), _pt(v[1]))
+        if n == "lseg":
+            return [_pt(v[0]), _pt(v[1])]
+        if n == "path":
+            return canonical_path(v.points)
+        if n == "polygon":
+            return tuple(_pt(p) for p in v.points)
+        if n == "line":
+            return tuple(v)
+        if n == "circle":
+            return (_pt(v[0]), v[1])
+        if n == "composite":
+            return dict(v)
+        if n in RANGE_CASES:
+            return range_key(v)
+        if n in MULTIRANGE_CASES:
+            return [range_key(r) for r in v]
+        return v
+
+    def type_param(self, case, v):
+        n = case.name
+        if n in RANGE_CASES:
+            return _range(v)
+        if n in MULTIRANGE_CASES:
+            return [_range(r) for r in v]
+        if n == "path":
+            return asyncpg.Path(*v, is_closed=isinstance(v, tuple))
+        if n == "polygon":
+            return asyncpg.Polygon(*v)
+        if n == "composite":
+            return (v["a"], v["b"])
+        return v
 
     async def scalar(self, sql):
         return await self.conn.fetchval(sql)

@@ -43,6 +43,11 @@ class BaseDriver:
         """Column ``index`` (named ``name``) of a row returned by :meth:`fetch`."""
         return row[name]
 
+    async def fetch_tuples(self, sql: str) -> list:
+        """All rows of ``sql`` in the driver's fastest positional form (ours and the
+        Rust psqlpy: ``result(as_tuple=True)``; asyncpg: Records; psycopg: tuples)."""
+        return await self.fetch(sql)
+
     async def execute(self, sql: str) -> None:
         """Run setup SQL (possibly several statements, no parameters)."""
         raise NotImplementedError
@@ -78,3 +83,17 @@ class BaseDriver:
 
     async def pool_close(self) -> None:
         raise NotImplementedError
+
+    # ---- per-type benchmark (typecases.py) ---------------------------------------
+    async def types_setup(self) -> None:
+        """Configure the connection as its users would to get Python values."""
+
+    def type_value(self, case, value):
+        """The driver's decoded ``value`` of ``case`` as the canonical value; raises
+        NotAvailable when the driver does not decode the type."""
+        return value
+
+    def type_param(self, case, value):
+        """The canonical ``value`` of ``case`` as this driver takes it as a parameter;
+        raises NotAvailable when it cannot send the type."""
+        return value

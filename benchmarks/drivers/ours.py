@@ -9,6 +9,13 @@ from . import NotAvailable
 from .base import BaseDriver
 
 
+def _range(key):
+    lower, upper, lower_inc, upper_inc, empty = key
+    if empty:
+        return psqlpy.Range(empty=True)
+    return psqlpy.Range(lower, upper, lower_inc=lower_inc, upper_inc=upper_inc)
+
+
 class Driver(BaseDriver):
     name = "ours"
     distributions = ("psqlpy",)
@@ -27,6 +34,25 @@ class Driver(BaseDriver):
 
     async def fetch(self, sql):
         return (await self.conn.fetch(sql)).result()
+
+    def type_value(self, case, v):
+        from typecases import MULTIRANGE_CASES, RANGE_CASES, range_key
+        if case.name in RANGE_CASES:
+            return range_key(v)
+        if case.name in MULTIRANGE_CASES:
+            return [range_key(r) for r in v]
+        return v
+
+    def type_param(self, case, v):
+        from typecases import MULTIRANGE_CASES, RANGE_CASES
+        if case.name in RANGE_CASES:
+            return _range(v)
+        if case.name in MULTIRANGE_CASES:
+            return [_range(r) for r in v]
+        return v
+
+    async def fetch_tuples(self, sql):
+        return (await self.conn.fetch(sql)).result(as_tuple=True)
 
     async def execute(self, sql):
         await self.conn.execute_batch(sql)

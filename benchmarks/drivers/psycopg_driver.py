@@ -6,6 +6,8 @@ import re
 
 import psycopg
 
+from typecases import MULTIRANGE_CASES, RANGE_CASES, range_key
+
 from . import NotAvailable
 from .base import BaseDriver
 
@@ -14,6 +16,14 @@ _DOLLAR = re.compile(r"\$\d+")
 
 def _pyformat(sql: str) -> str:
     return _DOLLAR.sub("%s", sql)
+
+
+def _range(key):
+    from psycopg.types.range import Range
+    lower, upper, lower_inc, upper_inc, empty = key
+    if empty:
+        return Range(empty=True)
+    return Range(lower, upper, ("[" if lower_inc else "(") + ("]" if upper_inc else ")"))
 
 
 class Driver(BaseDriver):
@@ -39,6 +49,40 @@ class Driver(BaseDriver):
 
     async def execute(self, sql):
         await self.conn.execute(sql)
+
+    _NO_TYPE = {"point", "box", "lseg", "path", "polygon", "line", "circle", "composite"}
+
+    async def types_setup(self):
+        # hstore as a dict: psycopg's documented registration, when the extension is there
+        from psycopg.types import TypeInfo
+        from psycopg.types.hstore import register_hstore
+        info = await TypeInfo.fetch(self.conn, "hstore")
+        if info is not None:
+            register_hstore(info, self.conn)
+
+    def type_value(self, case, v):
+        if case.name in self._NO_TYPE:
+            raise NotAvailable("returns the text (no adapter for this type unless registered)")
+        if case.name == "macaddr":
+            return v.upper()
+        if case.name in RANGE_CASES:
+            return range_key(v)
+        if case.name in MULTIRANGE_CASES:
+            return [range_key(r) for r in v]
+        return v
+
+    def type_param(self, case, v):
+        if case.name in self._NO_TYPE:
+            raise NotAvailable("no adapter for this type unless registered")
+        if case.name in ("json", "jsonb"):
+            from psycopg.types.json import Json, Jsonb
+            return (Json if case.name == "json" else Jsonb)(v)
+        if case.name in RANGE_CASES:
+            return _range(v)
+        if case.name in MULTIRANGE_CASES:
+            from psycopg.types.multirange import Multirange
+            return Multirange([_range(r) for r in v])
+        return v
 
     async def scalar(self, sql):
         cur = await self.conn.execute(sql)

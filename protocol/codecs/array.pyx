@@ -18,38 +18,53 @@ cdef enum:
     ARRAY_MAXDIM = 6
 
 
-cdef list _dec_array_level(Frame* f, int dim, int ndim, int32_t* dims, decode_func dec):
+cdef list _dec_array_level(Frame* f, int dim, int ndim, int32_t* dims, decode_func dec,
+                           TypeCodec codec):
+    # Elements decode with ``dec`` (the static table) or, when it is NULL,
+    # with ``codec`` (an element type found by introspection).  The list is
+    # made at its final size (the header's count; a NULL slot left by an
+    # error is fine to free).
     cdef int32_t i, cnt = dims[dim]
     cdef int32_t elen
-    cdef list out = []
+    cdef list out = PyList_New(cnt)
     cdef object item
-    if dim < ndim - 1:
-        for i in range(cnt):
-            out.append(_dec_array_level(f, dim + 1, ndim, dims, dec))
-        return out
     for i in range(cnt):
-        elen = frame_int32(f)
-        if elen == -1:
-            out.append(None)
-            continue
-        if elen < 0:
-            raise ProtocolError(f"malformed binary array: element length {elen}")
-        frame_need(f, elen)
-        item = dec(f.p, elen)
-        f.p += elen
-        f.n -= elen
-        out.append(item)
+        if dim < ndim - 1:
+            item = _dec_array_level(f, dim + 1, ndim, dims, dec, codec)
+        else:
+            elen = frame_int32(f)
+            if elen == -1:
+                item = None
+            elif elen < 0:
+                raise ProtocolError(f"malformed binary array: element length {elen}")
+            else:
+                frame_need(f, elen)
+                if dec != NULL:
+                    item = dec(f.p, elen)
+                else:
+                    item = codec.decode(f.p, elen)
+                f.p += elen
+                f.n -= elen
+        Py_INCREF(item)
+        PyList_SET_ITEM(out, i, item)
     return out
 
 
 cdef object _dec_array(const char* data, Py_ssize_t n):
+    return _dec_array_with(data, n, None)
+
+
+cdef object _dec_array_with(const char* data, Py_ssize_t n, TypeCodec array_codec):
+    """An array whose elements decode by the static table (``array_codec`` None)
+    or with ``array_codec.element`` (user-defined element types)."""
     cdef Frame f
     cdef int32_t ndim, flags, i
     cdef uint32_t elem_oid
     cdef int32_t dims[ARRAY_MAXDIM]
     cdef int64_t total = 1
     cdef bint empty = False
-    cdef decode_func dec
+    cdef decode_func dec = NULL
+    cdef TypeCodec elem = None
     cdef list result
     f.p = data
     f.n = n
@@ -60,9 +75,17 @@ cdef object _dec_array(const char* data, Py_ssize_t n):
         raise ProtocolError(f"malformed binary array: {ndim} dimensions")
     if flags != 0 and flags != 1:
         raise ProtocolError(f"malformed binary array: flags {flags}")
-    dec = binary_decoder(elem_oid)
-    if dec == NULL or dec == _dec_array:
-        raise ProtocolError(f"binary array of unsupported element type OID {elem_oid}")
+    if array_codec is not None and (elem_oid == array_codec.elem_oid
+                                    or elem_oid == array_codec.element.oid):
+        elem = array_codec.element
+    else:
+        dec = binary_decoder(elem_oid)
+        if dec == NULL or dec == _dec_array:
+            if array_codec is not None:
+                raise StaleTypeError(
+                    f"array type {array_codec.name} holds elements of type OID {elem_oid}, "
+                    f"not {array_codec.elem_oid} as introspected: run the query again")
+            raise ProtocolError(f"binary array of unsupported element type OID {elem_oid}")
     for i in range(ndim):
         dims[i] = frame_int32(&f)
         frame_int32(&f)                    # lower bound: ignored
@@ -86,7 +109,7 @@ cdef object _dec_array(const char* data, Py_ssize_t n):
     if total * 4 > f.n:
         raise ProtocolError(
             f"malformed binary array: {total} elements but only {f.n} bytes follow")
-    result = _dec_array_level(&f, 0, ndim, dims, dec)
+    result = _dec_array_level(&f, 0, ndim, dims, dec, elem)
     if f.n != 0:
         raise ProtocolError(f"malformed binary array: {f.n} trailing bytes")
     return result
@@ -99,9 +122,9 @@ cdef enum:
     GEO_FLAT = 1      # point, line: (x, y) / (A, B, C)
     GEO_PAIR = 2      # box, lseg, circle: ((x, y), ...) or flat numbers
     GEO_POINTS = 3    # path, polygon: a sequence of points
+    GEO_TUPLE = 4     # composites: a tuple is one element, a list a dimension
+    GEO_MULTIRANGE = 5  # multiranges: a list of Range is one element
 
-cdef uint8_t[CODEC_MAX_OID] _geo_elem_kind
-memset(_geo_elem_kind, 0, sizeof(_geo_elem_kind))
 
 
 cdef inline bint _is_coord(object v):
@@ -113,6 +136,10 @@ cdef bint _is_geo_elem(object v, int geo):
     # of them)?  Decided by whether its first item is a coordinate (flat
     # forms) or a point (x, y) of coordinates.
     cdef object first
+    if geo == GEO_TUPLE:
+        return isinstance(v, tuple)
+    if geo == GEO_MULTIRANGE:
+        return len(v) > 0 and isinstance(v[0], Range)
     if len(v) == 0:
         return False
     first = v[0]
@@ -164,8 +191,10 @@ cdef int _check_empty_shape(object v, int dim, int ndim, int32_t* dims, str pgty
 
 
 cdef bint _enc_array_level(WriteBuffer buf, object v, int dim, int ndim, int32_t* dims,
-                           encode_func enc, str pgtype, int geo=GEO_NONE) except -1:
-    """Write the elements of one level; returns whether a NULL was written."""
+                           encode_func enc, str pgtype, int geo=GEO_NONE,
+                           TypeCodec codec=None) except -1:
+    """Write the elements of one level (with ``enc``, or ``codec`` when it is
+    NULL); returns whether a NULL was written."""
     cdef bint has_null = False
     cdef Py_ssize_t at
     cdef Py_ssize_t vlen
@@ -173,21 +202,25 @@ cdef bint _enc_array_level(WriteBuffer buf, object v, int dim, int ndim, int32_t
         _raise_ragged(pgtype, dim)
     if dim < ndim - 1:
         for item in v:
-            if _enc_array_level(buf, item, dim + 1, ndim, dims, enc, pgtype, geo):
+            if _enc_array_level(buf, item, dim + 1, ndim, dims, enc, pgtype, geo, codec):
                 has_null = True
         return has_null
     for item in v:
-        if item is not None and not isinstance(item, (list, tuple)) \
+        if enc != NULL and item is not None and not isinstance(item, (list, tuple)) \
                 and _value_kind(item) != KIND_PLAIN:
             item = _unwrap_element(item)       # enum members, extra_types wrappers
         if item is None:
             buf.write_int32(-1)
             has_null = True
-        elif geo == GEO_NONE and isinstance(item, (list, tuple)):
+        elif (geo == GEO_NONE and isinstance(item, (list, tuple))) or \
+                (geo == GEO_TUPLE and isinstance(item, list)):
             _raise_ragged(pgtype, dim)
         else:
             at = buf.reserve_int32()
-            enc(buf, item)
+            if enc != NULL:
+                enc(buf, item)
+            else:
+                codec.encode_binary(buf, item)
             vlen = buf._len - at - 4
             if vlen > 0x7FFFFFFF:
                 raise PyToRustValueMappingError(f"{pgtype} element too large")
@@ -202,7 +235,7 @@ cdef int _enc_array(WriteBuffer buf, object value, uint32_t elem_oid) except -1:
     cdef int ndim, i
     cdef Py_ssize_t flags_at
     cdef bint empty = False
-    cdef int geo = _geo_elem_kind[elem_oid]
+    cdef int geo = _types[elem_oid].geo
     if not isinstance(value, (list, tuple)):
         return _raise_encode(pgtype, pgtype, value, "expected list or tuple")
     ndim = _array_shape(value, dims, pgtype, geo)
@@ -226,6 +259,49 @@ cdef int _enc_array(WriteBuffer buf, object value, uint32_t elem_oid) except -1:
         buf.write_int32(1)                  # lower bound
     buf.patch_int32(flags_at,
                     1 if _enc_array_level(buf, value, 0, ndim, dims, enc, pgtype, geo) else 0)
+    return 0
+
+
+cdef int _codec_geo(TypeCodec elem):
+    """How an element of a user-defined type nests in arrays: a composite is a
+    tuple (a list is a dimension), a vector a list of numbers, a multirange a
+    list of Range."""
+    cdef int k = elem.kind
+    if k == TC_COMPOSITE or k == TC_TCOMPOSITE or (k == TC_PYTHON and elem.base is not None):
+        return GEO_TUPLE
+    if k == TC_VECTOR or k == TC_TVECTOR:
+        return GEO_FLAT
+    if k == TC_MULTIRANGE or k == TC_TMULTIRANGE:
+        return GEO_MULTIRANGE
+    return GEO_NONE
+
+
+cdef int _enc_array_codec(WriteBuffer buf, object value, TypeCodec arr) except -1:
+    """An array of a user-defined element type (``arr.element``), binary."""
+    cdef TypeCodec elem = arr.element
+    cdef int32_t dims[ARRAY_MAXDIM]
+    cdef int ndim, i
+    cdef Py_ssize_t flags_at
+    cdef int geo = _codec_geo(elem)
+    if not isinstance(value, (list, tuple)):
+        return _raise_encode(arr.name, arr.name, value, "expected list or tuple")
+    ndim = _array_shape(value, dims, arr.name, geo)
+    for i in range(ndim):
+        if dims[i] == 0:
+            _check_empty_shape(value, 0, ndim, dims, arr.name)
+            ndim = 0
+            break
+    buf.write_int32(ndim)
+    flags_at = buf.reserve_int32()
+    buf.write_uint32(arr.elem_oid)
+    if ndim == 0:
+        buf.patch_int32(flags_at, 0)
+        return 0
+    for i in range(ndim):
+        buf.write_int32(dims[i])
+        buf.write_int32(1)
+    buf.patch_int32(flags_at, 1 if _enc_array_level(buf, value, 0, ndim, dims, NULL, arr.name,
+                                                    geo, elem) else 0)
     return 0
 
 
@@ -345,3 +421,39 @@ cdef int _enc_array_line(WriteBuffer buf, object value) except -1:
 
 cdef int _enc_array_circle(WriteBuffer buf, object value) except -1:
     return _enc_array(buf, value, CIRCLEOID)
+
+cdef int _enc_array_int4range(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT4RANGEOID)
+
+cdef int _enc_array_int8range(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT8RANGEOID)
+
+cdef int _enc_array_numrange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, NUMRANGEOID)
+
+cdef int _enc_array_tsrange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TSRANGEOID)
+
+cdef int _enc_array_tstzrange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TSTZRANGEOID)
+
+cdef int _enc_array_daterange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, DATERANGEOID)
+
+cdef int _enc_array_int4multirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT4MULTIRANGEOID)
+
+cdef int _enc_array_int8multirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, INT8MULTIRANGEOID)
+
+cdef int _enc_array_nummultirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, NUMMULTIRANGEOID)
+
+cdef int _enc_array_tsmultirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TSMULTIRANGEOID)
+
+cdef int _enc_array_tstzmultirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, TSTZMULTIRANGEOID)
+
+cdef int _enc_array_datemultirange(WriteBuffer buf, object value) except -1:
+    return _enc_array(buf, value, DATEMULTIRANGEOID)

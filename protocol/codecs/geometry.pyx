@@ -1,20 +1,24 @@
 # Geometric types (geo_ops.c): every coordinate is a float8.
 #
 #   point    x, y                          -> (x, y)
-#   lseg     x1, y1, x2, y2                -> ((x1, y1), (x2, y2))
+#   lseg     x1, y1, x2, y2                -> [(x1, y1), (x2, y2)] (a list, as the
+#                                             reference driver returns it)
 #   box      high x, y, low x, y           -> ((x1, y1), (x2, y2)) (the server
 #                                             stores the upper-right corner first)
 #   line     A, B, C  (Ax + By + C = 0)    -> (A, B, C)
 #   circle   x, y, r                       -> ((x, y), r)
-#   path     uint8 closed, int32 npts, pts -> list of points (open path) or
-#                                             tuple of points (closed path)
+#   path     uint8 closed, int32 npts, pts -> tuple of points when the first
+#                                             point equals the last, else a list
+#                                             (the reference driver's rule; the
+#                                             server's closed flag is not used)
 #   polygon  int32 npts, pts               -> tuple of points
 #
 # Encoders take the same shapes (lists or tuples; numbers are float, int or
 # Decimal), plus the flat forms the extra_types wrappers accept: box/lseg as
-# (x1, y1, x2, y2), circle as (x, y, r).  A path given as a list is open, as
-# a tuple closed (the Path wrapper's ``closed`` flag is honoured, see
-# wrappers.pyx).  The values of line A and B may not both be zero; a
+# (x1, y1, x2, y2), circle as (x, y, r).  A path is sent closed when its
+# first point equals its last, open otherwise, list or tuple alike, so what
+# decodes as a tuple is what was sent closed (the reference driver sends
+# every path open; README, "Differences from the reference driver").  The values of line A and B may not both be zero; a
 # circle's radius may not be negative; a path or polygon needs a point.
 #
 # In arrays the element itself is a sequence, so the array encoder is told
@@ -34,7 +38,7 @@ cdef object _dec_point(const char* data, Py_ssize_t n):
 cdef object _dec_lseg(const char* data, Py_ssize_t n):
     if n != 32:
         _raise_bad_len("lseg", 32, n)
-    return (_read_point(data), _read_point(data + 16))
+    return [_read_point(data), _read_point(data + 16)]
 
 
 cdef object _dec_box(const char* data, Py_ssize_t n):
@@ -73,7 +77,8 @@ cdef object _dec_path(const char* data, Py_ssize_t n):
     if data[0] != 0 and data[0] != 1:
         raise ProtocolError(f"malformed binary path value: closed flag {<uint8_t>data[0]}")
     pts = _read_points(data + 5, n - 5, <int32_t>unpack_uint32(data + 1), "path")
-    if data[0]:
+    # Equal as floats (0.0 == -0.0, NaN never equal), as the reference compares.
+    if pts and _f8_pairs_equal(data + 5, data + n - 16):
         return tuple(pts)
     return pts
 
@@ -176,17 +181,36 @@ cdef int _write_points(WriteBuffer buf, object value, str pgtype) except -1:
 
 
 cdef int _enc_path(WriteBuffer buf, object value) except -1:
+    cdef Py_ssize_t at
     if not _is_seq(value):
-        return _raise_encode("path", "path", value,
-                             "expected a list (open path) or tuple (closed path) of points")
-    buf.write_byte(1 if isinstance(value, tuple) else 0)
-    return _write_points(buf, value, "path")
+        return _raise_encode("path", "path", value, "expected a sequence of points")
+    at = buf._len
+    buf.write_byte(0)
+    _write_points(buf, value, "path")
+    # closed when the first point equals the last (compared as written)
+    if _f8_pairs_equal(buf._buf + at + 5, buf._buf + buf._len - 16):
+        buf._buf[at] = 1
+    return 0
+
+
+cdef inline bint _f8_pairs_equal(const char* a, const char* b):
+    return unpack_float8(a) == unpack_float8(b) and unpack_float8(a + 8) == unpack_float8(b + 8)
 
 
 cdef int _enc_polygon(WriteBuffer buf, object value) except -1:
     if not _is_seq(value):
         return _raise_encode("polygon", "polygon", value, "expected a sequence of points")
     return _write_points(buf, value, "polygon")
+
+
+cdef bint _path_closed(object pts):
+    """Whether a path of points (x, y) is sent closed: first == last."""
+    cdef Py_ssize_t k = len(pts)
+    if k == 0:
+        return False
+    first = pts[0]
+    last = pts[k - 1]     # (no negative indexes: the module is built with wraparound off)
+    return float(first[0]) == float(last[0]) and float(first[1]) == float(last[1])
 
 
 # --------------------------------------------------------------------------- text forms
@@ -199,6 +223,11 @@ cdef str _num_text(object v):
 
 cdef str _point_text(object p):
     return f"({_num_text(p[0])},{_num_text(p[1])})"
+
+
+cdef str _path_text(object v):
+    cdef str inner = ",".join([_point_text(p) for p in v])
+    return f"({inner})" if _path_closed(v) else f"[{inner}]"
 
 
 cdef str _geo_text(str pg_type, object v):
@@ -214,8 +243,7 @@ cdef str _geo_text(str pg_type, object v):
     if pg_type == "circle":
         return f"<{_point_text(v[0])},{_num_text(v[1])}>"
     if pg_type == "path":
-        inner = ",".join([_point_text(p) for p in v])
-        return f"({inner})" if isinstance(v, tuple) else f"[{inner}]"
+        return _path_text(v)
     if pg_type == "polygon":
         return "(" + ",".join([_point_text(p) for p in v]) + ")"
     return None

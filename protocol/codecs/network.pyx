@@ -18,7 +18,8 @@
 #   text format and parsed by the server (see encode_param); inside an array
 #   a str element is parsed here.  IPv6 scope ids (``%eth0``) are dropped:
 #   PostgreSQL has no zones.
-# * macaddr/macaddr8 decode to the lowercase colon form "08:00:2b:01:02:03".
+# * macaddr/macaddr8 decode to the uppercase colon form "08:00:2B:01:02:03"
+#   (the reference driver's).
 #   Encoders take such a str (also with '-' or '.' separators, or none),
 #   bytes of 6 (macaddr8: 6 or 8) octets, or a MacAddr6/MacAddr8 wrapper.
 #   A 6-octet value for macaddr8 becomes EUI-64 (ff:fe inserted), as the
@@ -37,6 +38,8 @@ cdef object _IPv6Interface = _ipaddress_mod.IPv6Interface
 cdef object _IPv4Network = _ipaddress_mod.IPv4Network
 cdef object _IPv6Network = _ipaddress_mod.IPv6Network
 cdef object _ip_interface = _ipaddress_mod.ip_interface
+cdef object _ip_address = _ipaddress_mod.ip_address
+cdef object _ip_network = _ipaddress_mod.ip_network
 cdef tuple _IP_ADDRESS_TYPES = (_IPv4Address, _IPv6Address)
 cdef tuple _IP_INTERFACE_TYPES = (_IPv4Interface, _IPv6Interface)
 cdef tuple _IP_NETWORK_TYPES = (_IPv4Network, _IPv6Network)
@@ -139,17 +142,22 @@ cdef int _enc_cidr(WriteBuffer buf, object value) except -1:
 
 # --------------------------------------------------------------------------- MAC
 
-cdef str _HEXDIGITS = "0123456789abcdef"
+cdef const char* _HEX_UPPER = "0123456789ABCDEF"
 
 
 cdef str _mac_str(const char* data, Py_ssize_t n):
+    """``n`` octets as uppercase hex pairs joined by ':'."""
+    cdef str s = PyUnicode_New(3 * n - 1, 127)
+    cdef char* out = <char*>PyUnicode_DATA(s)
     cdef Py_ssize_t i
     cdef uint8_t b
-    cdef list parts = []
     for i in range(n):
         b = <uint8_t>data[i]
-        parts.append(_HEXDIGITS[b >> 4] + _HEXDIGITS[b & 15])
-    return ":".join(parts)
+        if i:
+            out[3 * i - 1] = b':'
+        out[3 * i] = _HEX_UPPER[b >> 4]
+        out[3 * i + 1] = _HEX_UPPER[b & 15]
+    return s
 
 
 cdef object _dec_macaddr(const char* data, Py_ssize_t n):

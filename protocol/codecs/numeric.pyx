@@ -89,7 +89,7 @@ cdef object _dec_numeric(const char* data, Py_ssize_t n):
             out[pos] = b'0'
             pos += 1
         pos += snprintf_exp(out + pos, target)
-        return _Decimal(out[:pos].decode("ascii"))
+        return _Decimal(PyUnicode_DecodeASCII(out, pos, NULL))   # one temporary, not two
     finally:
         _num_free(out)
 

@@ -33,11 +33,13 @@ cdef str _text_form(object value):
         if not isfinite(<double>value):
             return "Infinity" if value > 0 else "-Infinity"
         return repr(value)
+    if isinstance(value, Range):
+        return _range_text(<Range>value)
     if isinstance(value, (list, tuple)):
         return _array_literal(value)
     if isinstance(value, dict):
         try:
-            return _json_dumps(value, allow_nan=False, ensure_ascii=False)
+            return _json_encode(value)
         except (TypeError, ValueError, RecursionError) as e:
             raise PyToRustValueMappingError(f"cannot encode dict as JSON: {e}") from None
     if PyDelta_Check(value):

@@ -97,7 +97,7 @@ cdef inline int _value_kind(object value) except -1:
 
 cdef str _json_text(object value, str pgtype):
     try:
-        return _json_dumps(value, allow_nan=False, ensure_ascii=False)
+        return _json_encode(value)
     except (TypeError, ValueError, RecursionError) as e:
         raise PyToRustValueMappingError(
             f"cannot encode {type(value).__name__} as {pgtype}: {e}") from None

@@ -11,7 +11,10 @@ CC=${CC:-clang}
 rm -rf "$OUT"
 mkdir -p "$OUT/psqlpy"
 cp -r psqlpy/*.py psqlpy/*.pyi psqlpy/py.typed "$OUT/psqlpy/"
-[ -d psqlpy/_internal ] && cp -r psqlpy/_internal "$OUT/psqlpy/"
+for d in psqlpy/*/; do          # subpackages (types, _connect, _internal, ...)
+    case "$d" in *__pycache__*) continue ;; esac
+    cp -r "$d" "$OUT/psqlpy/"
+done
 "$(dirname "$PY")/cython" -3 -I protocol \
     -X boundscheck=False -X wraparound=False -X cdivision=True \
     protocol/protocol.pyx -o "$OUT/protocol.c"

@@ -94,7 +94,28 @@ def _binary_values():
         (1007, struct.pack("!iiIii", 1, 0, 23, 2, 1) + struct.pack("!ii", 4, 5) + struct.pack("!i", -1)),
         (1009, struct.pack("!iiIii", 1, 1, 25, 1, 1) + struct.pack("!i", 2) + b"ab"),
         (1016, struct.pack("!iiIiiii", 2, 0, 20, 1, 1, 1, 1) + struct.pack("!iq", 8, 3)),
+        # user-defined types (harness._USER_TYPES): enum, composite, array of it, domain
+        (90001, b"sad"), (90002, _PAIR), (90003, _PAIRS), (90004, _PAIRS),
+        # ranges and multiranges (built-in and user-defined), hstore, vector
+        (3904, b"\x02" + struct.pack("!ii", 4, 1) + struct.pack("!ii", 4, 5)), (3912, b"\x01"),
+        (3910, b"\x12" + struct.pack("!iq", 8, 10**12)),
+        (4451, struct.pack("!ii", 2, 1) + b"\x01" + struct.pack("!i", 9) + b"\x08"
+         + struct.pack("!ii", 4, 3)),
+        (3905, struct.pack("!iiIii", 1, 1, 3904, 2, 1) + struct.pack("!i", 1) + b"\x01"
+         + struct.pack("!i", -1)),
+        (90005, struct.pack("!ii", 2, 1) + b"k" + struct.pack("!i", 2) + b"vv"
+         + struct.pack("!i", 1) + b"n" + struct.pack("!i", -1)),
+        (90006, struct.pack("!hhff", 2, 0, 1.5, -2.0)),
+        (90007, b"\x06" + struct.pack("!id", 8, 0.5) + struct.pack("!id", 8, 1.5)),
+        (90008, struct.pack("!ii", 1, 1) + b"\x01"),
     ]
+
+
+# composite pair (a int4, m mood, tags text[]) and an array of two of them
+_PAIR = (struct.pack("!iIi", 3, 23, 4) + struct.pack("!i", 7) + struct.pack("!Ii", 90001, 2)
+         + b"ok" + struct.pack("!Ii", 1009, -1))
+_PAIRS = (struct.pack("!iiIii", 1, 1, 90002, 2, 1) + struct.pack("!i", len(_PAIR)) + _PAIR
+          + struct.pack("!i", -1))
 
 
 def _replication_seeds():
@@ -161,6 +182,29 @@ def write_seeds() -> None:
         body = startup + _frame(b"2") + row + nrow + cc + rfq
         with open(os.path.join(cdir, f"ext-{oid}-{i}"), "wb") as f:
             f.write(bytes([1, 1, COLUMN_OIDS.index(oid)]) + struct.pack("!H", len(startup)) + body)
+    # unprepared queries: the RowDescription types the text rows that follow
+    for i, (oid, text) in enumerate(_text_values()):
+        desc = _frame(b"T", struct.pack("!h", 1) + _cstr("c") + struct.pack("!IhIhih", 0, 0, oid, -1, -1, 0))
+        row = _frame(b"D", struct.pack("!hi", 1, len(text)) + text)
+        body = startup + _frame(b"1") + _frame(b"2") + desc + row + cc + rfq
+        with open(os.path.join(cdir, f"text-{oid}-{i}"), "wb") as f:
+            f.write(bytes([1, 0x80, 0]) + struct.pack("!H", len(startup)) + body)
+
+
+def _text_values():
+    """One text-format value per kind of text decoder: (oid, text)."""
+    return [
+        (16, b"t"), (20, b"-9223372036854775808"), (701, b"-1.5e-300"), (1700, b"-1.50"),
+        (17, b"\\x00ff"), (1082, b"2024-02-29"), (1184, b"2024-01-02 03:04:05.1+05:30"),
+        (1186, b"1 year 2 mons -3 days -04:05:06.789"), (1266, b"01:02:03-08"),
+        (2950, b"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), (829, b"08:00:2b:01:02:03"),
+        (790, b"-$1,234.56"), (602, b"((1,2),(3,4))"), (1020, b"{(3,4),(1,2);(5,6),(0,0)}"),
+        (1009, b'{"a,b","c\\\\d",NULL}'), (1007, b"[0:1]={7,8}"),
+        (90002, b'(7,ok,"{x,NULL}")'), (90003, b'{"(7,ok,)",NULL}'),
+        (3904, b"[1,5)"), (3910, b'["2024-01-02 03:04:05+00",)'), (4532, b"{[1.5,2),(3,)}"),
+        (3905, b'{"[1,2)",empty,NULL}'), (90005, b'"a"=>"1", "b\\"c"=>NULL'),
+        (90006, b"[1,2.5,-3e-05]"), (90008, b"{(,0.5],[1,2)}"), (90009, b'{"\\"a\\"=>NULL",NULL}'),
+    ]
 
 
 def main() -> None:

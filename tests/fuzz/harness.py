@@ -15,7 +15,9 @@ suite (``tests/test_fuzz_regressions.py`` replays ``corpus/``):
     ``psqlpy.protocol.CoreProtocol``: a fuzzer-chosen prefix is fed during
     startup, then ``end_startup()``, then one or two Requests (kind, and for
     the extended kind a Statement whose result columns have fuzzer-chosen
-    type OIDs, so the binary codecs decode hostile bytes) are pushed with a
+    type OIDs, so the binary codecs, user-defined types' TypeCodecs included, decode
+    hostile bytes; or an unprepared one, described by the fuzzer's RowDescription,
+    so the text decoders do) are pushed with a
     dummy waiter and the rest is fed.  The core never raises out of ``feed``
     (it records the failure in ``core.error`` and fails the waiters); every
     recorded exception, every waiter exception and every ``decode_error``
@@ -43,6 +45,7 @@ from __future__ import annotations
 from psqlpy import exceptions as _exc
 from psqlpy import protocol as _proto
 from psqlpy._messages import BackendMessage, FieldDescription
+from psqlpy.types import TypeInfo, TypeRegistry
 
 Error = _exc.Error
 
@@ -54,7 +57,28 @@ COLUMN_OIDS = (
     1000, 1001, 1002, 1003, 1005, 1007, 1009, 1014, 1015, 1016, 1021, 1022, 1028,
     1115, 1182, 1183, 1185, 1187, 1231, 2951, 3807, 199,
     869, 650, 829,  # inet, cidr, macaddr (text fallback if no binary codec)
+    90001, 90002, 90003, 90004,  # user-defined types (_USER_TYPES below)
+    # (appended: seeds name columns by index)
+    3904, 3906, 3910, 3912, 3926, 4451, 4532, 4534, 3905, 6150,   # ranges, multiranges
+    90005, 90006, 90007, 90008, 90009,   # hstore, vector, a float8 range, its multirange, hstore[]
 )
+
+# What type introspection might have found: an enum, a composite holding it, an array of
+# that composite and a domain over it, hstore, vector, a range and a multirange; their
+# columns decode through TypeCodecs.
+_USER_TYPES = TypeRegistry()
+_USER_TYPES.learn([
+    TypeInfo(90001, "public", "mood", "enum"),
+    TypeInfo(90002, "public", "pair", "composite",
+             attributes=(("a", 23), ("m", 90001), ("tags", 1009))),
+    TypeInfo(90003, "public", "_pair", "array", element=90002),
+    TypeInfo(90004, "public", "pairs", "domain", base=90003),
+    TypeInfo(90005, "public", "hstore", "base"),
+    TypeInfo(90006, "public", "vector", "base"),
+    TypeInfo(90007, "public", "frange", "range", subtype=701),
+    TypeInfo(90008, "public", "fmultirange", "multirange", range=90007),
+    TypeInfo(90009, "public", "_hstore", "array", element=90005),
+])
 
 MAX_SIZES = (0x40000000, 64, 4096, 1 << 20)
 
@@ -165,7 +189,9 @@ def check_core(data: bytes) -> None:
     two_requests = bool(ctl & 4)
     pause_notifications = bool(ctl & 8)
     max_size = MAX_SIZES[(ctl >> 4) & 3]
-    ncols = s.byte() % 5
+    shape = s.byte()
+    ncols = shape % 5
+    text_results = bool(shape & 0x80)   # an unprepared query: described by its 'T'
     oids = [COLUMN_OIDS[s.byte() % len(COLUMN_OIDS)] for _ in range(ncols)]
     split = s.u16()
     stream = s.rest()
@@ -226,7 +252,13 @@ def check_core(data: bytes) -> None:
     reqs = []
     cols = [FieldDescription(f"c{i}", 0, 0, oid, -1, -1, 1) for i, oid in enumerate(oids)]
     for _ in range(2 if two_requests else 1):
-        st = _proto.Statement("s", "q", (), cols) if kind == _proto.REQUEST_EXTENDED else None
+        codecs = [_USER_TYPES.codec(oid) if oid >= 90000 else None for oid in oids]
+        if kind != _proto.REQUEST_EXTENDED:
+            st = None
+        elif text_results:
+            st = _proto.Statement.text_results_for("", "q", (), _USER_TYPES.lookup)
+        else:
+            st = _proto.Statement("s", "q", (), cols, codecs)
         waiter = _Waiter()
         req = _proto.Request(kind, waiter, st)
         try:
@@ -246,8 +278,9 @@ def check_core(data: bytes) -> None:
         _typed(waiter.exception, "waiter")
         _typed(req.decode_error, "decode_error")
         if kind == _proto.REQUEST_EXTENDED and req.statement is not None:
+            want = len(req.statement.columns) if text_results else ncols
             for row in req.rows:
-                assert len(row) == ncols, f"row of {len(row)} values for {ncols} columns"
+                assert len(row) == want, f"row of {len(row)} values for {want} columns"
         repr(req)
         req.tag  # noqa: B018 - exercises Request.tag
     if router is not None:
