@@ -508,11 +508,7 @@ cdef int _encode_value(WriteBuffer buf, uint32_t oid, object value, object wrapp
             buf._len = start
             raise
         else:
-            vlen = buf._len - at - 4
-            if vlen > 0x7FFFFFFF:
-                buf._len = start
-                raise PyToRustValueMappingError("parameter value too large (over 2 GiB)")
-            buf.patch_int32(at, <int32_t>vlen)
+            buf.end_value(at, "parameter value")
             fmt[0] = 1
             return 0
 

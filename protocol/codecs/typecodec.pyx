@@ -458,7 +458,6 @@ cdef class TypeCodec:
         (a str is always sent as text, for the server to parse)."""
         cdef Py_ssize_t start = buf._len
         cdef Py_ssize_t at
-        cdef Py_ssize_t vlen
         if value is None:
             fmt[0] = 1 if self.binary else 0
             return buf.write_int32(-1)
@@ -477,11 +476,7 @@ cdef class TypeCodec:
                 buf._len = start
                 raise
             else:
-                vlen = buf._len - at - 4
-                if vlen > 0x7FFFFFFF:
-                    buf._len = start
-                    raise PyToRustValueMappingError("parameter value too large (over 2 GiB)")
-                buf.patch_int32(at, <int32_t>vlen)
+                buf.end_value(at, "parameter value")
                 fmt[0] = 1
                 return 0
         fmt[0] = 0
@@ -496,7 +491,7 @@ cdef class TypeCodec:
 
     cdef int _encode_composite(self, WriteBuffer buf, object value) except -1:
         cdef Py_ssize_t i, n = len(self.attr_codecs)
-        cdef Py_ssize_t at, vlen
+        cdef Py_ssize_t at
         cdef object v
         cdef list values = self._attr_values(value)
         buf.write_int32(<int32_t>n)
@@ -508,10 +503,7 @@ cdef class TypeCodec:
                 continue
             at = buf.reserve_int32()
             (<TypeCodec>self.attr_codecs[i]).encode_binary(buf, v)
-            vlen = buf._len - at - 4
-            if vlen > 0x7FFFFFFF:
-                raise PyToRustValueMappingError(f"{self.name} attribute too large")
-            buf.patch_int32(at, <int32_t>vlen)
+            buf.end_value(at, f"{self.name} attribute")
         return 0
 
     cdef list _attr_values(self, object value):
