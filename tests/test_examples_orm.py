@@ -22,6 +22,7 @@ EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "orm_typ
 
 def _load():
     spec = importlib.util.spec_from_file_location("orm_types_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
