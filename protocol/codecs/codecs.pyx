@@ -576,6 +576,25 @@ def _encode_param(oid, value):
     return (fmt, PyBytes_FromStringAndSize(buf._buf + 4, vlen))
 
 
+def wire_bytes(oid, codec, value):
+    """The bytes ``value`` (a decoded column value of type ``oid``) has on the
+    wire: its binary form through ``codec`` (a statement's column codec) or
+    the built-in binary encoder, else its text form; None stays None.  What
+    ``result(custom_decoders=...)`` hands a decoder, as the reference driver
+    hands it the column's raw binary bytes."""
+    cdef WriteBuffer buf
+    if value is None:
+        return None
+    if codec is not None and (<TypeCodec?>codec).binary:
+        buf = WriteBuffer()
+        try:
+            (<TypeCodec>codec).encode_binary(buf, value)
+            return buf.to_bytes()
+        except (TypeError, ValueError, OverflowError):
+            pass   # a value a registered decoder made: the built-in encoders may know it
+    return _encode_param(oid, value)[1]
+
+
 def _binary_decoder_oids():
     """OIDs that have a binary decoder (for tests and introspection)."""
     return [i for i in range(CODEC_MAX_OID) if _types[i].bin_dec != NULL]
