@@ -53,10 +53,21 @@ async def test_the_codecs_are_the_pool_s_for_every_connection(dsn):
                 got = await conn.fetch_val("SELECT ROW('x', 'y', NULL)::ex_address")
                 assert got == example.Address(street="x", city="y", zip=None)
             assert await a.fetch_val("SELECT $1::ex_mood", ["ok"]) is example.Mood.OK
-            # what the encoder raises reaches the caller as it is, and nothing is sent
-            with pytest.raises(ValueError, match="not-a-mood"):
+            # what the encoder raises reaches the caller as a typed error (the
+            # encoder's own as its cause), nothing is sent, the connection goes on
+            with pytest.raises(psqlpy.exceptions.PyToRustValueMappingError,
+                               match="encoder registered for public.ex_mood") as info:
                 await a.fetch_val("SELECT $1::ex_mood", ["not-a-mood"])
+            assert isinstance(info.value.__cause__, ValueError)
+            assert "not-a-mood" in str(info.value.__cause__)
             assert await a.fetch_val("SELECT 1") == 1
+            # the same for a decoder
+            await a.set_type_codec("ex_mood", decoder=lambda label: 1 / 0)
+            with pytest.raises(psqlpy.exceptions.RustToPyValueMappingError,
+                               match="decoder registered for public.ex_mood") as dinfo:
+                await a.fetch_val("SELECT 'sad'::ex_mood")
+            assert isinstance(dinfo.value.__cause__, ZeroDivisionError)
+            assert await a.fetch_val("SELECT 2") == 2
     finally:
         pool.close()
         await pool.wait_closed()

@@ -374,7 +374,23 @@ cdef class TypeCodec:
             v = self.base.decode(data, n)
             if self.py_format == PY_TUPLE:
                 v = tuple((<dict>v).values())
-        return self.py_decoder(v)
+        try:
+            return self.py_decoder(v)
+        except RustToPyValueMappingError:
+            raise
+        except Exception as e:
+            # the user's code failed: a typed error, theirs as the cause
+            raise RustToPyValueMappingError(
+                f"the decoder registered for {self.name} raised {type(e).__name__}: {e}") from e
+
+    cdef object _call_encoder(self, object value):
+        try:
+            return self.py_encoder(value)
+        except PyToRustValueMappingError:
+            raise
+        except Exception as e:
+            raise PyToRustValueMappingError(
+                f"the encoder registered for {self.name} raised {type(e).__name__}: {e}") from e
 
     # ---- encoding ------------------------------------------------------------
 
@@ -412,13 +428,13 @@ cdef class TypeCodec:
             if self.py_format == PY_TEXT:             # its binary form is its text
                 return _write_text(buf, self.encode_text(value), self.name, self.name)
             if self.py_format == PY_BINARY:
-                b = self.py_encoder(value)
+                b = self._call_encoder(value)
                 if not isinstance(b, (bytes, bytearray, memoryview)):
                     raise PyToRustValueMappingError(
                         f"the encoder registered for {self.name} returned "
                         f"{type(b).__name__}, not bytes")
                 return _enc_bytea(buf, b)
-            return self.base.encode_binary(buf, self.py_encoder(value))
+            return self.base.encode_binary(buf, self._call_encoder(value))
         raise PyToRustValueMappingError(f"cannot encode a value of {self.name} in binary")
 
     cdef str encode_text(self, object value):
@@ -427,14 +443,14 @@ cdef class TypeCodec:
         cdef int k = self.kind
         if k == TC_PYTHON:
             if self.py_format == PY_TEXT:
-                s = self.py_encoder(value)
+                s = self._call_encoder(value)
                 if not isinstance(s, str):
                     raise PyToRustValueMappingError(
                         f"the encoder registered for {self.name} returned "
                         f"{type(s).__name__}, not str")
                 return s
             if self.base is not None:
-                return self.base.encode_text(self.py_encoder(value))
+                return self.base.encode_text(self._call_encoder(value))
             raise PyToRustValueMappingError(f"{self.name} has a binary codec only")
         if isinstance(value, str):
             return value
