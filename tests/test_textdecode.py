@@ -284,3 +284,31 @@ def test_known_texts():
                      (1114, b"0044-03-15 00:00:00 BC")]:
         with pytest.raises(psqlpy.exceptions.RustToPyValueMappingError):
             d(oid, bad)
+
+
+@pytest.mark.parametrize("oid, text", [
+    (17, b"\\389"), (17, b"\\099"),                          # octal digits only
+    (1266, b"12:00:00+24"), (1266, b"12:00:00-95:30:15"),    # offsets beyond a day
+    (1082, b"2021-02-31"), (1082, b"2021-02-29"),            # days beyond the month
+    (1114, b"2021-02-31 00:00:00"), (1184, b"2021-04-31 00:00:00+00"),
+    (1114, b"2020-01-01 24:30:00"), (1114, b"2020-01-01 24:00:00"), (1083, b"24:30:00"),
+    (1186, b"999999999999:00:00"), (1186, b"5124095577:00:00"),   # over an int64 of us
+    (1186, b"2562047788:00:54.775808"), (1186, b"999999999999 years " * 100),
+    (26, b"-5"), (790, b"abc"), (700, b"3.5e38"), (700, b"3.4028236e38"),
+])
+def test_hostile_texts_a_review_found_are_typed_errors(oid, text):
+    # each of these once gave a bare ValueError or a silently wrong value
+    with pytest.raises(psqlpy.exceptions.RustToPyValueMappingError):
+        _proto._decode_text(oid, text)
+
+
+def test_texts_at_the_edges_still_decode():
+    d = _proto._decode_text
+    assert d(1082, b"2020-02-29") == dt.date(2020, 2, 29)
+    assert d(1082, b"2000-02-29") == dt.date(2000, 2, 29)
+    assert d(17, b"\\101\\377") == b"A\xff"
+    assert d(1186, b"2562047788:00:54.775807") == dt.timedelta(microseconds=2**63 - 1)
+    assert d(1266, b"12:00:00-15:59:59") == dt.time(
+        12, tzinfo=dt.timezone(-dt.timedelta(hours=15, minutes=59, seconds=59)))
+    assert d(26, b"4294967295") == 2**32 - 1
+    assert d(700, b"Infinity") == math.inf and d(700, b"3.4028235e+38") == 3.4028234663852886e+38

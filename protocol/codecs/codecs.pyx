@@ -52,7 +52,7 @@ from cpython.datetime cimport (
 )
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memchr, memcpy, memset
-from libc.math cimport isfinite, isnan
+from libc.math cimport fabs, isfinite, isnan
 
 import datetime as _datetime_mod
 import decimal as _decimal_mod
@@ -586,7 +586,7 @@ def wire_bytes(oid, codec, value):
         try:
             (<TypeCodec>codec).encode_binary(buf, value)
             return buf.to_bytes()
-        except (TypeError, ValueError, OverflowError):
+        except PyToRustValueMappingError:
             pass   # a value a registered decoder made: the built-in encoders may know it
     return _encode_param(oid, value)[1]
 

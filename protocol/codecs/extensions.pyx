@@ -160,7 +160,7 @@ cdef object _tdec_vector(const char* data, Py_ssize_t n):
     if n < 2 or data[0] != b'[' or data[n - 1] != b']':
         _raise_text("vector", data, n)
     v = _geo_numbers(data, n, "vector")
-    return [<double><float>x for x in v]
+    return [_as_float4(x, "vector", data, n) for x in v]
 
 
 cdef list _vector_values(object value):

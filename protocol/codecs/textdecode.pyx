@@ -67,7 +67,7 @@ cdef int64_t _parse_int(const char* data, Py_ssize_t n, int64_t lo, int64_t hi,
     if n > 0 and (data[0] == b'-' or data[0] == b'+'):
         neg = data[0] == b'-'
         i = 1
-    if i >= n or n - i > 20:
+    if i >= n or n - i > 20 or (neg and lo >= 0):
         _raise_text(pgtype, data, n)
     limit = (<uint64_t>(-(lo + 1)) + 1) if neg else <uint64_t>hi
     while i < n:
@@ -115,9 +115,17 @@ cdef double _parse_double(const char* data, Py_ssize_t n, str pgtype) except? -1
     return d
 
 
+cdef double _as_float4(double d, str pgtype, const char* data, Py_ssize_t n) except? -1.0:
+    # the same double as the binary form: rounded to single precision.  A
+    # finite value that would round to infinity (half an ulp over FLT_MAX, the
+    # server prints FLT_MAX as 3.4028235e+38) is not a float4's text.
+    if isfinite(d) and fabs(d) >= 3.4028235677973366e+38:
+        _raise_text(pgtype, data, n)
+    return <double><float>d
+
+
 cdef object _tdec_float4(const char* data, Py_ssize_t n):
-    # the same double as the binary form: rounded to single precision
-    return <double><float>_parse_double(data, n, "float4")
+    return _as_float4(_parse_double(data, n, "float4"), "float4", data, n)
 
 
 cdef object _tdec_float8(const char* data, Py_ssize_t n):
@@ -175,8 +183,8 @@ cdef object _tdec_bytea(const char* data, Py_ssize_t n):
         elif i + 1 < n and data[i + 1] == b'\\':
             buf.append(0x5C)
             i += 2
-        elif i + 3 < n and _is_digit(data[i + 1]) and _is_digit(data[i + 2]) \
-                and _is_digit(data[i + 3]) and data[i + 1] <= b'3':
+        elif i + 3 < n and b'0' <= data[i + 1] <= b'3' and b'0' <= data[i + 2] <= b'7' \
+                and b'0' <= data[i + 3] <= b'7':
             buf.append((data[i + 1] - 48) * 64 + (data[i + 2] - 48) * 8 + (data[i + 3] - 48))
             i += 4
         else:
@@ -251,8 +259,8 @@ cdef object _tdec_money(const char* data, Py_ssize_t n):
             k += 1
         elif data[i] == b'-' or data[i] == b'(':
             neg = True
-    if k == 0:
-        return 0
+    if k == 0:                  # the server always prints digits ("$0.00")
+        _raise_text("money", data, n)
     buf[k] = 0
     v = PyLong_FromString(buf, NULL, 10)
     return -v if neg else v
@@ -333,9 +341,15 @@ cdef int _ymd(_Cursor* c, int64_t* y, int64_t* m, int64_t* d) noexcept:
     if _num(c, 4, 9, y) < 0 or not _take(c, b'-') or _num(c, 2, 2, m) < 0 \
             or not _take(c, b'-') or _num(c, 2, 2, d) < 0:
         return -1
-    if m[0] < 1 or m[0] > 12 or d[0] < 1 or d[0] > 31:
+    if m[0] < 1 or m[0] > 12 or d[0] < 1 or d[0] > _month_days(y[0], m[0]):
         return -1
     return 0
+
+
+cdef inline int64_t _month_days(int64_t y, int64_t m) noexcept:
+    if m == 2:
+        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
+    return 30 if (m == 4 or m == 6 or m == 9 or m == 11) else 31
 
 
 cdef int _hms(_Cursor* c, int64_t* us) noexcept:
@@ -356,7 +370,7 @@ cdef int _hms(_Cursor* c, int64_t* us) noexcept:
         while k < 6:
             frac *= 10
             k += 1
-    if h > 24 or mi > 59 or s > 60:
+    if h > 24 or mi > 59 or s > 59 or (h == 24 and (mi != 0 or s != 0 or frac != 0)):
         return -1
     us[0] = ((h * 60 + mi) * 60 + s) * USECS_PER_SEC + frac
     return 0
@@ -379,6 +393,8 @@ cdef int _zone(_Cursor* c, int64_t* seconds_east) noexcept:
             return -1
         if _take(c, b':') and _num(c, 2, 2, &s) < 0:
             return -1
+    if m > 59 or s > 59 or h * 3600 + m * 60 + s >= 86400:
+        return -1           # (datetime.timezone's range; the server's is under 16 h)
     seconds_east[0] = sign * (h * 3600 + m * 60 + s)
     return 0
 
@@ -445,7 +461,8 @@ cdef object _tdec_ts(const char* data, Py_ssize_t n, bint with_tz):
         return _DTTZ_MIN if with_tz else _DT_MIN
     c.p = data
     c.end = data + n
-    if _ymd(&c, &y, &m, &d) < 0 or not _take(&c, b' ') or _hms(&c, &us) < 0:
+    if _ymd(&c, &y, &m, &d) < 0 or not _take(&c, b' ') or _hms(&c, &us) < 0 \
+            or us >= USECS_PER_DAY:
         _raise_text(pgtype, data, n)
     if with_tz and _zone(&c, &east) < 0:
         _raise_text(pgtype, data, n)
@@ -505,6 +522,10 @@ cdef object _tdec_interval(const char* data, Py_ssize_t n):
             days += v
         else:
             _raise_text("interval", data, n)
+        # (the server's fields are int32; a hostile repetition must not wrap)
+        if months > 1000000000000 or months < -1000000000000 \
+                or days > 1000000000000 or days < -1000000000000:
+            _raise_text("interval", data, n)
         _take(&c, b's')
         if c.p < c.end and not _take(&c, b' '):
             _raise_text("interval", data, n)
@@ -529,14 +550,14 @@ cdef int _hms_hours(_Cursor* c, int64_t* us) noexcept:
     cdef int64_t rest
     cdef int k
     cdef _Cursor sub
-    if _num(c, 1, 12, &h) < 0 or not _take(c, b':'):
+    if _num(c, 1, 12, &h) < 0 or not _take(c, b':') or h > 2562047788:
         return -1
     # the rest is MM:SS[.f], read as a time of day starting at 00:
     if _num(c, 2, 2, &mi) < 0 or not _take(c, b':') or mi > 59:
         return -1
     sub.p = c.p
     sub.end = c.end
-    if _num(&sub, 2, 2, &s) < 0 or s > 60:
+    if _num(&sub, 2, 2, &s) < 0 or s > 59:
         return -1
     rest = 0
     if _take(&sub, b'.'):
@@ -552,7 +573,10 @@ cdef int _hms_hours(_Cursor* c, int64_t* us) noexcept:
             rest *= 10
             k += 1
     c.p = sub.p
-    us[0] = ((h * 60 + mi) * 60 + s) * USECS_PER_SEC + rest
+    rest += (mi * 60 + s) * USECS_PER_SEC
+    if h == 2562047788 and rest > 54775807:
+        return -1           # over an int64 of microseconds: the server's limit
+    us[0] = h * 3600 * USECS_PER_SEC + rest
     return 0
 
 

@@ -502,8 +502,7 @@ cdef class TypeCodec:
         except BaseException:
             buf._len = start
             raise
-        buf.patch_int32(at, <int32_t>(buf._len - at - 4))
-        return 0
+        return buf.end_value(at, "parameter value")
 
     cdef int _encode_composite(self, WriteBuffer buf, object value) except -1:
         cdef Py_ssize_t i, n = len(self.attr_codecs)

@@ -73,7 +73,7 @@ cdef int _enc_uuid(WriteBuffer buf, object value) except -1:
     if isinstance(value, _StdUUID):
         try:
             psqlpy_long_to_be128(value.int, b)
-        except (OverflowError, TypeError) as e:
+        except (OverflowError, TypeError, ValueError) as e:
             return _raise_encode("uuid", "uuid", value, str(e))
         return buf.write_raw(b, 16)
     return _raise_encode("uuid", "uuid", value, "expected uuid.UUID (or str)")
