@@ -421,6 +421,17 @@ cdef class WriteBuffer:
         pack_uint32(self._buf + at, <uint32_t>v)
         return 0
 
+    cdef int end_value(self, Py_ssize_t at, str what) except -1:
+        """Patch the length word reserved at ``at`` (``reserve_int32``) with the
+        length of the value written since.  A value over 2 GiB does not fit the
+        int32 word: it is taken back and refused."""
+        cdef Py_ssize_t vlen = self._len - at - 4
+        if vlen > 0x7FFFFFFF:
+            self._len = at
+            raise PyToRustValueMappingError(f"{what} too large (over 2 GiB)")
+        pack_uint32(self._buf + at, <uint32_t>vlen)
+        return 0
+
     cdef bytes to_bytes(self):
         if self._msg_start != -1:
             raise RuntimeError("message not finished")

@@ -203,7 +203,8 @@ cdef int write_bind(WriteBuffer b, str portal, Statement st, object params) exce
             i += 1
     except PyToRustValueMappingError as e:
         b.reset()
-        raise PyToRustValueMappingError(f"parameter ${i + 1}: {e}") from None
+        # the position added; a user encoder's own error stays the cause
+        raise PyToRustValueMappingError(f"parameter ${i + 1}: {e}") from e.__cause__
     except Exception:
         b.reset()
         raise

@@ -158,7 +158,8 @@ class RequestPipeline:
     def _on_notice(self, fields) -> None:
         log.info("NOTICE from server: %s", fields.get("M"))
 
-    def _connection_lost(self, err) -> None:
+    def connection_lost(self, err) -> None:
+        """The transport lost the socket (``PgTransportProtocol.on_lost``)."""
         self._set_closed()
         for cb in list(self._lost_callbacks):
             try:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 
-from .protocol import rows_to_dicts as _rows_to_dicts
+from .protocol import rows_to_dicts as _rows_to_dicts, wire_bytes
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,30 @@ def describe_columns(statement) -> list[Column]:
     return out
 
 
-def _apply_decoders(names, row, custom_decoders):
-    return tuple(custom_decoders[n](v) if n in custom_decoders else v
-                 for n, v in zip(names, row))
+def _column_decoders(statement, names, custom_decoders) -> list:
+    """(index, decoder, type OID, codec) of each column ``custom_decoders``
+    names (by its exact name, as the reference matches them)."""
+    fields = getattr(statement, "columns", None) or ()
+    codecs = getattr(statement, "codecs", None) or ()
+    out = []
+    for i, name in enumerate(names):
+        decoder = custom_decoders.get(name)
+        if decoder is not None:
+            oid = fields[i].type_oid if i < len(fields) else 0
+            out.append((i, decoder, oid, codecs[i] if i < len(codecs) else None))
+    return out
+
+
+def _apply_decoders(row, decoders) -> tuple:
+    # The reference hands a custom decoder the column's wire bytes (binary
+    # format) and never calls it for NULL; the core has decoded the row
+    # already, so the value goes back to the bytes it came from.
+    row = list(row)
+    for i, decoder, oid, codec in decoders:
+        value = row[i]
+        if value is not None:
+            row[i] = decoder(wire_bytes(oid, codec, value))
+    return tuple(row)
 
 
 class QueryResult:
@@ -57,7 +78,8 @@ class QueryResult:
         names = self._names
         rows = self._rows
         if custom_decoders:
-            rows = [_apply_decoders(names, r, custom_decoders) for r in rows]
+            decoders = _column_decoders(self._columns, names, custom_decoders)
+            rows = [_apply_decoders(r, decoders) for r in rows]
         if as_tuple:
             return list(rows)
         return _rows_to_dicts(names, rows)   # in C: this is the per-row cost users pay
@@ -91,17 +113,19 @@ class QueryResult:
 
 
 class SingleQueryResult:
-    __slots__ = ("_names", "_row")
+    __slots__ = ("_names", "_row", "_columns")
 
-    def __init__(self, names: tuple, row: tuple):
+    def __init__(self, names: tuple, row: tuple, columns=None):
         self._names = names
         self._row = row
+        self._columns = columns
 
     def result(self, custom_decoders: dict[str, Callable] | None = None,
                as_tuple: bool | None = None) -> Any:
         row = self._row
         if custom_decoders:
-            row = _apply_decoders(self._names, row, custom_decoders)
+            row = _apply_decoders(
+                row, _column_decoders(self._columns, self._names, custom_decoders))
         if as_tuple:
             return tuple(row)
         return dict(zip(self._names, row))

@@ -20,7 +20,9 @@ class PgTransportProtocol(asyncio.BufferedProtocol):
         self.get_buffer = core.get_buffer
         self.buffer_updated = core.buffer_updated
         self.transport: asyncio.Transport | None = None
-        self._on_lost = on_lost
+        #: called with the error once the socket is lost (the connection's
+        #: ``connection_lost``); set after the connection object exists
+        self.on_lost = on_lost
         self._write_ready: asyncio.Future | None = None
         self.closed = asyncio.get_running_loop().create_future()
 
@@ -40,8 +42,8 @@ class PgTransportProtocol(asyncio.BufferedProtocol):
             self._write_ready.set_exception(err)
         if not self.closed.done():
             self.closed.set_result(None)
-        if self._on_lost is not None:
-            self._on_lost(err)
+        if self.on_lost is not None:
+            self.on_lost(err)
         # Python 3.10's TLS transport still reports itself open after a loss and
         # warns (ResourceWarning) when collected; closing a lost one is a no-op.
         tr = self.transport

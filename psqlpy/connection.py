@@ -69,7 +69,7 @@ class _QueryMethods:
         driver."""
         req = await self._run(querystring, parameters, prepared)
         _one_row(req.rows, "fetch_row", self._error_context)
-        return SingleQueryResult(req.statement.column_names, req.rows[0])
+        return SingleQueryResult(req.statement.column_names, req.rows[0], req.statement)
 
     async def fetch_val(self, querystring: str, parameters=None, prepared: bool | None = None):
         """The first column of the one row the query returns.  No row or several rows
@@ -167,13 +167,14 @@ class _QueryMethods:
 class Connection(_QueryMethods):
     """A database connection; from a pool it goes back there on close()."""
 
-    def __init__(self, pg, pool=None):
+    def __init__(self, pg, release=None, release_from_gc=None):
+        # A pool's connection: ``release(pg)`` hands the socket back to it,
+        # ``release_from_gc(pg)`` when this object is collected unclosed.
         self._conn = pg
-        self._pool = pool
+        self._release_to = release
         self._released = False
-        if pool is not None:
-            # Never closed by the user: hand it back when garbage-collected.
-            self._finalizer = weakref.finalize(self, pool._release_from_gc, pg)
+        if release_from_gc is not None:
+            self._finalizer = weakref.finalize(self, release_from_gc, pg)
         else:
             self._finalizer = None
 
@@ -228,8 +229,8 @@ class Connection(_QueryMethods):
         pg = self._conn
         if self._finalizer is not None:
             self._finalizer.detach()
-        if self._pool is not None:
-            self._pool._release(pg)
+        if self._release_to is not None:
+            self._release_to(pg)
         elif pg is not None:
             pg.terminate_soon()
 
@@ -240,7 +241,7 @@ class Connection(_QueryMethods):
         return self
 
     async def __aexit__(self, exc_type, exc, tb):
-        if self._pool is None and not self._released:
+        if self._release_to is None and not self._released:
             self._released = True
             if self._conn is not None:
                 if exc_type is not None and not issubclass(exc_type, Exception):

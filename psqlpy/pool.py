@@ -96,7 +96,7 @@ class ConnectionPool:
     # ---- acquiring -------------------------------------------------------------
 
     async def connection(self) -> Connection:
-        return Connection(await self._get(), self)
+        return Connection(await self._get(), self._release, self._release_from_gc)
 
     @contextlib.asynccontextmanager
     async def acquire(self):

@@ -649,6 +649,10 @@ def test_top_level_names() -> None:
         assert importlib.import_module(f"psqlpy.{mod}") is getattr(psqlpy, mod)
 
 
+async def _noop_callback(*args) -> None:
+    pass
+
+
 async def test_reprs_show_state_and_never_secrets(pg_cluster) -> None:
     dsn = pg_cluster.dsn("scram_user", "scram_pw")
     pool = ConnectionPool(dsn=dsn, max_db_pool_size=3)
@@ -667,7 +671,17 @@ async def test_reprs_show_state_and_never_secrets(pg_cluster) -> None:
             assert repr(tx).startswith("<psqlpy.Transaction finished")
             assert "size=1/3" in repr(pool)
         assert repr(conn) == "<psqlpy.Connection closed>"
-        for text in (repr(pool), repr(conn), repr(tx)):
+        listener = pool.listener()
+        assert repr(listener).startswith("<psqlpy.Listener new ")
+        assert repr(listener).endswith(" db=psqlpy_test user=scram_user channels=[] buffered=0>")
+        await listener.add_callback("orders", _noop_callback)
+        await listener.startup()
+        listener.listen()
+        r = repr(listener)
+        assert r.startswith("<psqlpy.Listener running ") and "channels=['orders'] listening" in r
+        await listener.shutdown()
+        assert repr(listener).startswith("<psqlpy.Listener shut down ")
+        for text in (repr(pool), repr(conn), repr(tx), r):
             assert "scram_pw" not in text
     finally:
         await _close(pool)

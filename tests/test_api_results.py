@@ -33,18 +33,51 @@ async def test_query_result(conn: Connection) -> None:
     assert res.result() == [{"a": 1, "b": "x", "c": None}, {"a": 2, "b": "y", "c": 3}]
     assert res.result(as_tuple=True) == [(1, "x", None), (2, "y", 3)]
     assert res.result(as_tuple=False) == res.result()
-    dec = res.result(custom_decoders={"b": str.upper})
+    # a custom decoder gets the column's wire bytes, as on the reference
+    dec = res.result(custom_decoders={"b": lambda v: v.decode().upper()})
     assert [r["b"] for r in dec] == ["X", "Y"]
-    assert res.result(custom_decoders={"b": str.upper}, as_tuple=True)[0] == (1, "X", None)
+    assert res.result(custom_decoders={"b": bytes.upper}, as_tuple=True)[0] == (1, b"X", None)
     assert res.as_class(Row) == [Row(1, "x", None), Row(2, "y", 3)]
     # (column, value) pairs, as the reference's tuple_row gives (psqlpy-sqlalchemy unpacks them)
     assert res.row_factory(tuple_row) == [
         (("a", 1), ("b", "x"), ("c", None)), (("a", 2), ("b", "y"), ("c", 3))]
     assert res.row_factory(class_row(Row)) == [Row(1, "x", None), Row(2, "y", 3)]
     assert res.row_factory(lambda d: d["a"] * 10) == [10, 20]
-    assert res.row_factory(tuple_row, custom_decoders={"a": lambda v: -v}) == [
+    assert res.row_factory(tuple_row, custom_decoders={"a": lambda v: -int.from_bytes(v, "big")}) == [
         (("a", -1), ("b", "x"), ("c", None)), (("a", -2), ("b", "y"), ("c", 3))]
     assert len(res) == 2
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+async def test_custom_decoders_get_wire_bytes(conn: Connection, prepared: bool) -> None:
+    # The reference's custom_decoders receive the column's binary wire bytes and
+    # are not called for NULL; the same whether the query was prepared or not.
+    res = await conn.execute(
+        "SELECT 1::int4 AS a, 2::int8 AS b, $1::text AS c, NULL::int4 AS d, 1.5::numeric AS e,"
+        " '6f1c3e2a-9a4b-4c55-8f0e-0123456789ab'::uuid AS u, ARRAY[1, 2] AS arr,"
+        " 'ok'::text AS untouched", ["x"], prepared=prepared)
+    seen = dict.fromkeys(["a", "b", "c", "d", "e", "u", "arr"], lambda v: v)
+    row = res.result(custom_decoders=seen)[0]
+    assert row == {
+        "a": b"\x00\x00\x00\x01", "b": b"\x00" * 7 + b"\x02", "c": b"x", "d": None,
+        "e": b"\x00\x02\x00\x00\x00\x00\x00\x01\x00\x01\x13\x88",
+        "u": bytes.fromhex("6f1c3e2a9a4b4c558f0e0123456789ab"),
+        "arr": bytes.fromhex("00000001" "00000000" "00000017" "00000002" "00000001"
+                             "00000004" "00000001" "00000004" "00000002"),
+        "untouched": "ok"}
+    calls: list[bytes] = []
+    res.result(custom_decoders={"d": calls.append})
+    assert calls == []
+    # a key must be the column's name as the server gives it (lower case unless quoted)
+    assert res.result(custom_decoders={"A": lambda v: 0})[0]["a"] == 1
+    single = await conn.fetch_row("SELECT 7::int2 AS n", prepared=prepared)
+    assert single.result(custom_decoders={"n": lambda v: v}) == {"n": b"\x00\x07"}
+
+
+async def test_custom_decoders_for_a_type_without_binary_codec(conn: Connection) -> None:
+    # tsvector has no binary codec here: its decoder gets the text form's bytes
+    res = await conn.execute("SELECT to_tsvector('simple', 'b a') AS t")
+    assert res.result(custom_decoders={"t": lambda v: v})[0]["t"] == b"'a':2 'b':1"
 
 
 async def test_empty_result(conn: Connection) -> None:
@@ -58,7 +91,7 @@ async def test_single_query_result(conn: Connection) -> None:
     assert isinstance(row, SingleQueryResult)
     assert row.result() == {"a": 1, "b": "x", "c": None}
     assert row.result(as_tuple=True) == (1, "x", None)
-    assert row.result(custom_decoders={"b": lambda v: v * 2}) == {"a": 1, "b": "xx", "c": None}
+    assert row.result(custom_decoders={"b": lambda v: v * 2}) == {"a": 1, "b": b"xx", "c": None}
     assert row.as_class(Row) == Row(1, "x", None)
     assert row.row_factory(tuple_row) == (("a", 1), ("b", "x"), ("c", None))
     assert row.row_factory(class_row(Row)) == Row(1, "x", None)

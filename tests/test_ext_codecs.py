@@ -112,6 +112,7 @@ def test_arrays_of_ranges_and_multiranges(name, shape, data):
         arr_oid = {o: a for a, o in ARRAY_OF.items()}[oid]
         value = [None if s is None else data.draw(elements) for s in shape]
         fmt, raw = _proto._encode_param(arr_oid, value)
+        assert raw is not None
         assert _proto._decode_binary(arr_oid, raw) == value
         assert decode_binary(arr_oid, raw) == value
 
@@ -129,12 +130,12 @@ def test_range_encode_errors_are_typed():
         if isinstance(bad, str):        # the text form goes as text, for the server to parse
             continue
         raise AssertionError(f"{bad!r} was encoded as int4range")
-    for bad in (Range(1, 2), [Range(1, 2), "x"]):
+    for bad_multi in (Range(1, 2), [Range(1, 2), "x"]):
         try:
-            _proto._encode_param(4451, bad)
+            _proto._encode_param(4451, bad_multi)
         except PyToRustValueMappingError:
             continue
-        raise AssertionError(f"{bad!r} was encoded as int4multirange")
+        raise AssertionError(f"{bad_multi!r} was encoded as int4multirange")
 
 
 # --------------------------------------------------------------------------- hstore, vector,
@@ -224,5 +225,6 @@ def test_known_forms():
     assert _proto._encode_with(v, [1, 2.5]) == struct.pack("!hhff", 2, 0, 1.0, 2.5)
     assert _proto._decode_with(v.for_text(), b"[1,2.5,-3e-05]") == \
         [1.0, 2.5, float(struct.unpack("!f", struct.pack("!f", -3e-05))[0])]
-    assert _proto._decode_binary(3906, _proto._encode_param(3906, Range(Decimal("1.5"), None))[1]) \
-        == Range(Decimal("1.5"), None)
+    raw = _proto._encode_param(3906, Range(Decimal("1.5"), None))[1]
+    assert raw is not None
+    assert _proto._decode_binary(3906, raw) == Range(Decimal("1.5"), None)

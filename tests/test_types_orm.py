@@ -325,6 +325,7 @@ def test_user_types_round_trip(hyp_types, items):
     for s, w in zip(sent, want):
         assert hyp_types("SELECT $1::orm_h_item", [s]) == w
         if w is not None:
+            assert s is not None
             assert hyp_types("SELECT $1::orm_h_mood", [s["mood"]]) == w["mood"]
             assert hyp_types("SELECT $1::orm_h_range", [s["spans"]]) == w["spans"]
             multi = [] if w["spans"].isempty else [w["spans"]]

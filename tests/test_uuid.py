@@ -55,7 +55,7 @@ def test_hash_is_uuid_s_so_str_keys_do_not_find_it():
     assert hash(d) == hash(U)
     assert {U: 1}[d] == 1 and {d: 1}[U] == 1
     assert len({d, U}) == 1
-    assert str(d) not in {d: 1} and d not in {str(d): 1}     # documented in README
+    assert str(d) not in {d: 1} and d not in {str(d): 1}     # documented in docs/types.md and docs/migrating.md
 
 
 def test_ordering_mixes_with_uuid():

@@ -197,7 +197,6 @@ cdef bint _enc_array_level(WriteBuffer buf, object v, int dim, int ndim, int32_t
     NULL); returns whether a NULL was written."""
     cdef bint has_null = False
     cdef Py_ssize_t at
-    cdef Py_ssize_t vlen
     if not isinstance(v, (list, tuple)) or len(v) != dims[dim]:
         _raise_ragged(pgtype, dim)
     if dim < ndim - 1:
@@ -221,10 +220,7 @@ cdef bint _enc_array_level(WriteBuffer buf, object v, int dim, int ndim, int32_t
                 enc(buf, item)
             else:
                 codec.encode_binary(buf, item)
-            vlen = buf._len - at - 4
-            if vlen > 0x7FFFFFFF:
-                raise PyToRustValueMappingError(f"{pgtype} element too large")
-            buf.patch_int32(at, <int32_t>vlen)
+            buf.end_value(at, f"{pgtype} element")
     return has_null
 
 

@@ -508,11 +508,7 @@ cdef int _encode_value(WriteBuffer buf, uint32_t oid, object value, object wrapp
             buf._len = start
             raise
         else:
-            vlen = buf._len - at - 4
-            if vlen > 0x7FFFFFFF:
-                buf._len = start
-                raise PyToRustValueMappingError("parameter value too large (over 2 GiB)")
-            buf.patch_int32(at, <int32_t>vlen)
+            buf.end_value(at, "parameter value")
             fmt[0] = 1
             return 0
 
@@ -574,6 +570,25 @@ def _encode_param(oid, value):
     if vlen != buf._len - 4:
         raise AssertionError("length word does not match the encoded value")
     return (fmt, PyBytes_FromStringAndSize(buf._buf + 4, vlen))
+
+
+def wire_bytes(oid, codec, value):
+    """The bytes ``value`` (a decoded column value of type ``oid``) has on the
+    wire: its binary form through ``codec`` (a statement's column codec) or
+    the built-in binary encoder, else its text form; None stays None.  What
+    ``result(custom_decoders=...)`` hands a decoder, as the reference driver
+    hands it the column's raw binary bytes."""
+    cdef WriteBuffer buf
+    if value is None:
+        return None
+    if codec is not None and (<TypeCodec?>codec).binary:
+        buf = WriteBuffer()
+        try:
+            (<TypeCodec>codec).encode_binary(buf, value)
+            return buf.to_bytes()
+        except (TypeError, ValueError, OverflowError):
+            pass   # a value a registered decoder made: the built-in encoders may know it
+    return _encode_param(oid, value)[1]
 
 
 def _binary_decoder_oids():

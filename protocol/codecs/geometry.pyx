@@ -18,7 +18,7 @@
 # (x1, y1, x2, y2), circle as (x, y, r).  A path is sent closed when its
 # first point equals its last, open otherwise, list or tuple alike, so what
 # decodes as a tuple is what was sent closed (the reference driver sends
-# every path open; README, "Differences from the reference driver").  The values of line A and B may not both be zero; a
+# every path open; docs/migrating.md, "What differs").  The values of line A and B may not both be zero; a
 # circle's radius may not be negative; a path or polygon needs a point.
 #
 # In arrays the element itself is a sequence, so the array encoder is told

@@ -181,16 +181,11 @@ cdef Range _as_range(object value, str pgtype):
 
 cdef int _write_bound(WriteBuffer buf, object v, encode_func enc, TypeCodec codec) except -1:
     cdef Py_ssize_t at = buf.reserve_int32()
-    cdef Py_ssize_t vlen
     if enc != NULL:
         enc(buf, v)
     else:
         codec.encode_binary(buf, v)
-    vlen = buf._len - at - 4
-    if vlen > 0x7FFFFFFF:
-        raise PyToRustValueMappingError("range bound too large")
-    buf.patch_int32(at, <int32_t>vlen)
-    return 0
+    return buf.end_value(at, "range bound")
 
 
 cdef int _enc_range_with(WriteBuffer buf, object value, encode_func enc, TypeCodec codec,
@@ -217,7 +212,7 @@ cdef int _enc_range_with(WriteBuffer buf, object value, encode_func enc, TypeCod
 
 cdef int _enc_multirange_with(WriteBuffer buf, object value, encode_func enc, TypeCodec codec,
                               str pgtype) except -1:
-    cdef Py_ssize_t at, vlen
+    cdef Py_ssize_t at
     if not isinstance(value, (list, tuple)):
         return _raise_encode(pgtype, pgtype, value, "expected a list of psqlpy.Range")
     if len(value) > 0x7FFFFFFF:
@@ -226,8 +221,7 @@ cdef int _enc_multirange_with(WriteBuffer buf, object value, encode_func enc, Ty
     for r in value:
         at = buf.reserve_int32()
         _enc_range_with(buf, r, enc, codec, pgtype)
-        vlen = buf._len - at - 4
-        buf.patch_int32(at, <int32_t>vlen)
+        buf.end_value(at, f"{pgtype} range")
     return 0
 
 

@@ -374,7 +374,23 @@ cdef class TypeCodec:
             v = self.base.decode(data, n)
             if self.py_format == PY_TUPLE:
                 v = tuple((<dict>v).values())
-        return self.py_decoder(v)
+        try:
+            return self.py_decoder(v)
+        except RustToPyValueMappingError:
+            raise
+        except Exception as e:
+            # the user's code failed: a typed error, theirs as the cause
+            raise RustToPyValueMappingError(
+                f"the decoder registered for {self.name} raised {type(e).__name__}: {e}") from e
+
+    cdef object _call_encoder(self, object value):
+        try:
+            return self.py_encoder(value)
+        except PyToRustValueMappingError:
+            raise
+        except Exception as e:
+            raise PyToRustValueMappingError(
+                f"the encoder registered for {self.name} raised {type(e).__name__}: {e}") from e
 
     # ---- encoding ------------------------------------------------------------
 
@@ -412,13 +428,13 @@ cdef class TypeCodec:
             if self.py_format == PY_TEXT:             # its binary form is its text
                 return _write_text(buf, self.encode_text(value), self.name, self.name)
             if self.py_format == PY_BINARY:
-                b = self.py_encoder(value)
+                b = self._call_encoder(value)
                 if not isinstance(b, (bytes, bytearray, memoryview)):
                     raise PyToRustValueMappingError(
                         f"the encoder registered for {self.name} returned "
                         f"{type(b).__name__}, not bytes")
                 return _enc_bytea(buf, b)
-            return self.base.encode_binary(buf, self.py_encoder(value))
+            return self.base.encode_binary(buf, self._call_encoder(value))
         raise PyToRustValueMappingError(f"cannot encode a value of {self.name} in binary")
 
     cdef str encode_text(self, object value):
@@ -427,14 +443,14 @@ cdef class TypeCodec:
         cdef int k = self.kind
         if k == TC_PYTHON:
             if self.py_format == PY_TEXT:
-                s = self.py_encoder(value)
+                s = self._call_encoder(value)
                 if not isinstance(s, str):
                     raise PyToRustValueMappingError(
                         f"the encoder registered for {self.name} returned "
                         f"{type(s).__name__}, not str")
                 return s
             if self.base is not None:
-                return self.base.encode_text(self.py_encoder(value))
+                return self.base.encode_text(self._call_encoder(value))
             raise PyToRustValueMappingError(f"{self.name} has a binary codec only")
         if isinstance(value, str):
             return value
@@ -458,7 +474,6 @@ cdef class TypeCodec:
         (a str is always sent as text, for the server to parse)."""
         cdef Py_ssize_t start = buf._len
         cdef Py_ssize_t at
-        cdef Py_ssize_t vlen
         if value is None:
             fmt[0] = 1 if self.binary else 0
             return buf.write_int32(-1)
@@ -477,11 +492,7 @@ cdef class TypeCodec:
                 buf._len = start
                 raise
             else:
-                vlen = buf._len - at - 4
-                if vlen > 0x7FFFFFFF:
-                    buf._len = start
-                    raise PyToRustValueMappingError("parameter value too large (over 2 GiB)")
-                buf.patch_int32(at, <int32_t>vlen)
+                buf.end_value(at, "parameter value")
                 fmt[0] = 1
                 return 0
         fmt[0] = 0
@@ -496,7 +507,7 @@ cdef class TypeCodec:
 
     cdef int _encode_composite(self, WriteBuffer buf, object value) except -1:
         cdef Py_ssize_t i, n = len(self.attr_codecs)
-        cdef Py_ssize_t at, vlen
+        cdef Py_ssize_t at
         cdef object v
         cdef list values = self._attr_values(value)
         buf.write_int32(<int32_t>n)
@@ -508,10 +519,7 @@ cdef class TypeCodec:
                 continue
             at = buf.reserve_int32()
             (<TypeCodec>self.attr_codecs[i]).encode_binary(buf, v)
-            vlen = buf._len - at - 4
-            if vlen > 0x7FFFFFFF:
-                raise PyToRustValueMappingError(f"{self.name} attribute too large")
-            buf.patch_int32(at, <int32_t>vlen)
+            buf.end_value(at, f"{self.name} attribute")
         return 0
 
     cdef list _attr_values(self, object value):

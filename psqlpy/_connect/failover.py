@@ -150,7 +150,7 @@ class _Attempt:
             transport, protocol = await self._tcp(core, use_tls, plain_allowed)
         conn = PgConnection(loop, core, protocol, transport, config, target.address,
                             target.port, tls=self.tls_used)
-        protocol._on_lost = conn._connection_lost
+        protocol.on_lost = conn.connection_lost
         try:
             await run_startup(conn, config, target)
         except BaseException:

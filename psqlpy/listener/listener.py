@@ -133,6 +133,11 @@ class Listener:
         """Notifications received and not yet delivered."""
         return self._router.buffered
 
+    def __repr__(self) -> str:
+        listening = " listening" if self.is_listening else ""
+        return (f"<psqlpy.Listener {self.state.value} {self._config.describe()} "
+                f"channels={list(self.channels)}{listening} buffered={self.buffered}>")
+
     # ---- lifecycle ---------------------------------------------------------------------
 
     async def startup(self) -> None:
