@@ -26,6 +26,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from typing import Any, Callable
 
 __all__ = ["FakeServer", "FakeConn", "Behaviour", "script", "frame", "cstr", "error_fields",
@@ -159,6 +160,7 @@ class FakeServer:
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._conns: list[tuple[FakeConn, threading.Thread]] = []
         self._accept = threading.Thread(target=self._accept_loop, daemon=True)
         self.connections = 0
 
@@ -170,8 +172,20 @@ class FakeServer:
         self.close()
 
     def close(self) -> None:
+        # Called from a test's event loop thread, which then cannot run the
+        # client's own close (asyncio closes a socket at the loop's next turn):
+        # the server side ends its connections itself instead of waiting.
         self._stop.set()
         self._accept.join(5)
+        deadline = time.monotonic() + 0.5
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        for conn, t in list(self._conns):
+            if t.is_alive():
+                try:
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
         for t in self._threads:
             t.join(5)
         self._sock.close()
@@ -191,6 +205,7 @@ class FakeServer:
 
     def _serve(self, sock: socket.socket) -> None:
         conn = FakeConn(self, sock)
+        self._conns.append((conn, threading.current_thread()))
         try:
             self.script(conn)
         except (EOFError, ConnectionError, socket.timeout, ssl.SSLError, OSError):

@@ -18,17 +18,29 @@ mkdir -p dist build/dist-raw
 sdist=$(ls dist/psqlpy-*.tar.gz)
 echo "dist: $sdist"
 
-built=0
+# The wheels build side by side (each compile is one process; CI's time counts).
+builds=()
 for v in $PYTHONS; do
     py=$(tools/find_python.sh "$v") || { echo "dist: Python $v not found, no wheel for it"; continue; }
     # An isolated build (pip's default): the build requirements come from
     # pyproject.toml, as they would on a user's machine.
-    "$py" -m pip wheel -q --no-deps -w build/dist-raw "$sdist"
-    built=$((built + 1))
+    "$py" -m pip wheel -q --no-deps -w "build/dist-raw/$v" "$sdist" \
+        >"build/dist-raw/wheel-$v.log" 2>&1 &
+    builds+=("$!:$v")
 done
-[ "$built" -gt 0 ] || { echo "dist: no CPython found to build a wheel with" >&2; exit 1; }
+[ "${#builds[@]}" -gt 0 ] || { echo "dist: no CPython found to build a wheel with" >&2; exit 1; }
+failed=0
+for job in "${builds[@]}"; do
+    v="${job#*:}"
+    if ! wait "${job%%:*}"; then
+        echo "dist: the wheel for Python $v failed:" >&2
+        cat "build/dist-raw/wheel-$v.log" >&2
+        failed=1
+    fi
+done
+[ "$failed" -eq 0 ] || exit 1
 
-for whl in build/dist-raw/*.whl; do
+for whl in build/dist-raw/*/*.whl; do
     "$BPY" -m auditwheel repair --strip -w dist "$whl" >>build/dist-raw/auditwheel.log 2>&1 || { cat build/dist-raw/auditwheel.log; exit 1; }
 done
 "$BPY" -m twine check --strict dist/*
