@@ -28,6 +28,7 @@ import asyncio
 import os
 import sys
 import types
+from typing import Any, AsyncIterator
 
 import pytest
 
@@ -102,3 +103,20 @@ def dsn(pg_cluster) -> str:
 
 
 __all__ = ["PgCluster", "ExternalCluster"]
+
+
+async def fresh_pool_with_schema(dsn: str, schema: str) -> AsyncIterator[Any]:
+    """Async generator for fixtures: ``schema`` run once, then a pool that has
+    learned no types yet (what type introspection tests start from)."""
+    import psqlpy
+    p = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=3)
+    async with p.acquire() as conn:
+        await conn.execute_batch(schema)
+    p.close()
+    await p.wait_closed()
+    p = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=3)
+    try:
+        yield p
+    finally:
+        p.close()
+        await p.wait_closed()

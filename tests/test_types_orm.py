@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from conftest import fresh_pool_with_schema
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import psqlpy
@@ -54,17 +55,8 @@ class Item:
 
 @pytest.fixture
 async def pool(dsn):
-    p = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=3)
-    async with p.acquire() as conn:
-        await conn.execute_batch(SCHEMA)
-    p.close()
-    await p.wait_closed()
-    p = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=3)
-    try:
+    async for p in fresh_pool_with_schema(dsn, SCHEMA):   # nothing learned yet
         yield p
-    finally:
-        p.close()
-        await p.wait_closed()
 
 
 # --------------------------------------------------------------------------- Range

@@ -15,6 +15,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from conftest import fresh_pool_with_schema
 
 import psqlpy
 from psqlpy import exceptions as exc
@@ -58,18 +59,8 @@ OUTER_VALUE = {
 
 @pytest.fixture
 async def pool(dsn):
-    p = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=3)
-    async with p.acquire() as conn:
-        await conn.execute_batch(SCHEMA)
-    # a fresh pool: nothing learned yet
-    p.close()
-    await p.wait_closed()
-    p = psqlpy.ConnectionPool(dsn=dsn, max_db_pool_size=3)
-    try:
+    async for p in fresh_pool_with_schema(dsn, SCHEMA):   # nothing learned yet
         yield p
-    finally:
-        p.close()
-        await p.wait_closed()
 
 
 @pytest.mark.parametrize("prepared", [True, False])

@@ -486,7 +486,6 @@ cdef int _encode_value(WriteBuffer buf, uint32_t oid, object value, object wrapp
     cdef encode_func enc = binary_encoder(oid)
     cdef Py_ssize_t at
     cdef Py_ssize_t start = buf._len
-    cdef Py_ssize_t vlen
 
     if value is None:
         fmt[0] = 1 if enc != NULL else 0
@@ -519,14 +518,10 @@ cdef int _encode_value(WriteBuffer buf, uint32_t oid, object value, object wrapp
             _write_text(buf, _wrapper_text(wrapper, kind), "text", "text")
         else:
             _write_text_form(buf, value)
-        vlen = buf._len - at - 4
-        if vlen > 0x7FFFFFFF:
-            raise PyToRustValueMappingError("parameter value too large (over 2 GiB)")
     except BaseException:
         buf._len = start
         raise
-    buf.patch_int32(at, <int32_t>vlen)
-    return 0
+    return buf.end_value(at, "parameter value")
 
 
 # ---------------------------------------------------------------------------

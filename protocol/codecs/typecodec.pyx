@@ -64,6 +64,15 @@ cdef dict _builtin_codecs = {}
 
 
 @cython.final
+cdef TypeCodec _new_codec(uint32_t oid, str name, int kind, bint binary):
+    cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
+    c.oid = oid
+    c.name = name
+    c.kind = kind
+    c.binary = binary
+    return c
+
+
 cdef class TypeCodec:
     """How to decode values of one type in one format (see the factory methods)."""
     cdef:
@@ -115,12 +124,8 @@ cdef class TypeCodec:
         dec = binary_decoder(oid)
         if dec == NULL:
             return None
-        c = TypeCodec.__new__(TypeCodec)
-        c.oid = oid
-        c.name = _TYPE_NAMES.get(oid, str(oid))
-        c.kind = TC_BUILTIN
+        c = _new_codec(oid, _TYPE_NAMES.get(oid, str(oid)), TC_BUILTIN, True)
         c.c_dec = dec
-        c.binary = True
         _builtin_codecs[oid] = c
         return c
 
@@ -128,12 +133,7 @@ cdef class TypeCodec:
     def text(uint32_t oid, str name, bint binary):
         """Values decode to their text as ``str``; ``binary``: the binary form
         is that text too (enums), else it can be read only in text format."""
-        cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
-        c.oid = oid
-        c.name = name
-        c.kind = TC_TEXT
-        c.binary = binary
-        return c
+        return _new_codec(oid, name, TC_TEXT, binary)
 
     @staticmethod
     def composite(uint32_t oid, str name, attr_names, attr_oids, attr_codecs):
@@ -209,22 +209,12 @@ cdef class TypeCodec:
     @staticmethod
     def hstore(uint32_t oid, str name):
         """The hstore extension's type (its OID differs between databases)."""
-        cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
-        c.oid = oid
-        c.name = name
-        c.kind = TC_HSTORE
-        c.binary = True
-        return c
+        return _new_codec(oid, name, TC_HSTORE, True)
 
     @staticmethod
     def vector(uint32_t oid, str name):
         """pgvector's vector (its OID differs between databases)."""
-        cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
-        c.oid = oid
-        c.name = name
-        c.kind = TC_VECTOR
-        c.binary = True
-        return c
+        return _new_codec(oid, name, TC_VECTOR, True)
 
     @staticmethod
     def python(uint32_t oid, str name, decoder, encoder, str format, TypeCodec base=None,
