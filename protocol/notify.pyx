@@ -94,6 +94,25 @@ cdef class NotificationQueue:
             self._head = 0
         return 0
 
+    cdef Py_ssize_t move_channel_to(self, str name, NotificationQueue other) except -1:
+        """Move the notifications on channel ``name`` to the end of
+        ``other``, in order; the rest stay, in order.  Returns how many moved."""
+        cdef ListenerNotificationMsg msg
+        cdef list kept = []
+        cdef Py_ssize_t moved = 0
+        cdef Py_ssize_t i
+        for i in range(self._head, len(self._items)):
+            msg = <ListenerNotificationMsg>self._items[i]
+            if msg.channel == name:
+                other._items.append(msg)
+                moved += 1
+            else:
+                kept.append(msg)
+        if moved:
+            self._items = kept
+            self._head = 0
+        return moved
+
     cdef int move_to_front_of(self, NotificationQueue other) except -1:
         """Put everything here in front of ``other``'s, in order; empty this."""
         if self.size():
@@ -338,9 +357,20 @@ cdef class NotificationRouter:
     # ---- registry ----------------------------------------------------------------
 
     def add_channel(self, ChannelCore channel not None):
-        """Route ``channel.name``'s notifications to ``channel``."""
+        """Route ``channel.name``'s notifications to ``channel``.  While
+        callbacks run, what waits in the backlog on that channel (it came
+        while the channel had no callback) goes to it too, ahead of anything
+        newer, and its delivery starts as a task: whether a notification
+        reaches the callbacks must not depend on whether ``listen()`` came
+        before or after ``add_callback()``."""
         self._channels[channel.name] = channel
         self._warned.discard(channel.name)
+        if not self.callbacks_enabled or not self.backlog.size():
+            return
+        if self.backlog.move_channel_to(channel.name, channel.queue) and channel._state == IDLE:
+            channel._state = READY
+            self._ready.append(channel)
+            self.flush(False)
 
     def remove_channel(self, str name):
         """Stop routing ``name``; a running delivery keeps its queue."""

@@ -1,7 +1,9 @@
-"""The four delivery bugs of issue 17, each against the real server.
+"""The four delivery bugs of issue 17, each against the real server, and one
+the state machine (test_listener_stateful.py) found after the redesign.
 
-Every test here failed on the Listener before the redesign (one object per
-channel owning its queue and task, one lifecycle state, public asyncio only).
+Every test of 1-4 failed on the Listener before the redesign (one object per
+channel owning its queue and task, one lifecycle state, public asyncio only);
+those of 5 failed on the redesign before its fix.
 They use the public API, plus feeding bytes to the listener's core where a
 read must arrive at an exact moment."""
 import asyncio
@@ -235,5 +237,78 @@ async def test_each_callback_invocation_starts_from_a_clean_context(pool):
         await _notify(pool, "b4", "4")                # and another
         await _wait_for(lambda: len(seen) == 8)
         assert seen == [(who, p, "unset") for p in "1234" for who in ("first", "second")]
+    finally:
+        await listener.shutdown()
+
+
+# ---- 5. found by the state machine: a callback added after listen() ---------------------
+
+async def test_a_callback_added_while_listening_gets_what_waited_for_its_channel(pool):
+    # Buffered while not listening, the channel's callbacks cleared, listen(),
+    # a callback added again: the notification stayed in the backlog (listen()
+    # had nowhere to route it), counted as buffered, while its channel had a
+    # callback and delivery ran.  With add_callback() before listen() it was
+    # delivered: the order of the two calls must not decide.
+    got: list[str] = []
+
+    async def cb(conn, payload, channel, pid):
+        got.append(payload)
+
+    listener = pool.listener()
+    await listener.add_callback("b5", cb)
+    await listener.startup()
+    try:
+        await _notify(pool, "b5", "1", "2")
+        await _wait_for(lambda: listener.buffered == 2)
+        await listener.clear_channel_callbacks("b5")
+        listener.listen()
+        assert listener.buffered == 2                  # the iterator's, for now
+        await listener.add_callback("b5", cb)
+        await _notify(pool, "b5", "3")
+        await _wait_for(lambda: got == ["1", "2", "3"])
+        assert listener.buffered == 0
+    finally:
+        await listener.shutdown()
+
+
+async def test_a_callback_takes_its_channel_from_the_backlog_in_order_and_leaves_the_rest(pool):
+    # Strays on two channels LISTENed by hand, interleaved; a callback for one
+    # of them gets its own in send order, then what comes next; the other
+    # channel's stay in the backlog for the iterator, in order.
+    got: list[str] = []
+
+    async def cb(conn, payload, channel, pid):
+        got.append(payload)
+        if payload == "a2":
+            await asyncio.sleep(0)          # delivery suspends mid-way; order holds
+
+    async def other(conn, payload, channel, pid):
+        pass
+
+    listener = pool.listener()
+    await listener.add_callback("b5_other", other)   # callback mode: the rest are strays
+    await listener.startup()
+    listener.listen()
+    try:
+        await listener.connection.execute('LISTEN "b5_a"')
+        await listener.connection.execute('LISTEN "b5_b"')
+        conn = await pool.connection()
+        try:
+            await conn.execute("SELECT pg_notify('b5_a', 'a1'), pg_notify('b5_b', 'b1'), "
+                               "pg_notify('b5_a', 'a2'), pg_notify('b5_b', 'b2'), "
+                               "pg_notify('b5_a', 'a3')")
+        finally:
+            conn.close()
+        await _wait_for(lambda: listener.buffered == 5)
+        await listener.add_callback("b5_a", cb)
+        await _notify(pool, "b5_a", "a4")
+        await _wait_for(lambda: got == ["a1", "a2", "a3", "a4"])
+        assert listener.buffered == 2
+        left = []
+        async for msg in listener:
+            left.append((msg.channel, msg.payload))
+            if len(left) == 2:
+                break
+        assert left == [("b5_b", "b1"), ("b5_b", "b2")]
     finally:
         await listener.shutdown()

@@ -111,8 +111,9 @@ class ListenerMachine(RuleBasedStateMachine):
         self.callbacks: list[_Callback] = []
         self.required: dict[int, set[int]] = {}      # callback -> ids it must get
         self.iterated: list[tuple[str, int]] = []
-        # Cleared since delivery last started: what a running delivery of
-        # theirs left went to the iterator backlog, and stays there.
+        # Cleared since delivery last started, and not given a callback
+        # since: what a running delivery of theirs left went to the iterator
+        # backlog, and stays there.
         self.cleared: set[str] = set()
         self.next_id = 0
         self.open = False
@@ -193,6 +194,7 @@ class ListenerMachine(RuleBasedStateMachine):
         self.required[cb.ident] = set()
         self.run(self.listener.add_callback(channel, cb))
         self.registered[channel].append(cb)
+        self.cleared.discard(channel)   # what waits for it in the backlog is its now
 
     @rule(channel=st.sampled_from(CHANNELS))
     def clear_channel_callbacks(self, channel: str) -> None:
