@@ -12,7 +12,8 @@ one of two bounded places without entering the interpreter:
 * otherwise: the backlog that ``async for msg in listener`` reads.
   Notifications that arrive before the first ``__anext__`` (or while
   ``abort_listen()`` has stopped callbacks) wait there, and are handed to the
-  callbacks when ``listen()`` starts again.
+  callbacks when ``listen()`` starts again, or, for a channel that had none,
+  when it gets one while listening.
 
 Backpressure (``reading.py``): when ``max_buffered`` notifications are
 waiting, the core stops parsing and the transport stops reading the socket;
