@@ -1,11 +1,13 @@
 """CPU time per notification in our Listener, on its own (no server in the timing).
 
     .venv/bin/python benchmarks/notify_cpu_cost.py [--dsn DSN] [--n 200000] [--size 32]
-                                                 [--reps 5] [--loops asyncio,uvloop]
+                                                 [--read 65536] [--reps 5]
+                                                 [--loops asyncio,uvloop]
 
 A listener is started for real (a callback on one channel), then N
-NotificationResponse frames are fed to its protocol core in 64 KB reads, as the
-transport would, with a turn of the event loop after each read; callback mode
+NotificationResponse frames are fed to its protocol core in 64 KB reads (``--read``:
+a socket read is that large when the client falls behind a burst, smaller when it
+keeps up), as the transport would, with a turn of the event loop after each read; callback mode
 counts until the callback has seen all N, iterator mode takes them with
 ``async for``.  Timed with ``time.process_time()``: the CPU this process spent
 parsing, routing and delivering, which other jobs on a shared machine disturb
@@ -31,14 +33,14 @@ from server import server_dsn  # noqa: E402
 CHANNEL = "cpu_cost"
 
 
-def _reads(n: int, size: int) -> list[bytes]:
+def _reads(n: int, size: int, read: int) -> list[bytes]:
     frames = []
     for i in range(n):
         body = ((1).to_bytes(4, "big") + CHANNEL.encode() + b"\0"
                 + str(i).rjust(size, "p").encode() + b"\0")
         frames.append(b"A" + (len(body) + 4).to_bytes(4, "big") + body)
     data = b"".join(frames)
-    return [data[i:i + 65536] for i in range(0, len(data), 65536)]
+    return [data[i:i + read] for i in range(0, len(data), read)]
 
 
 async def _once(dsn: str, mode: str, reads: list[bytes], n: int) -> float:
@@ -82,10 +84,10 @@ async def _once(dsn: str, mode: str, reads: list[bytes], n: int) -> float:
 
 
 async def _measure(dsn: str, args) -> None:
-    reads = _reads(args.n, args.size)
+    reads = _reads(args.n, args.size, args.read)
     for mode in ("callback", "iterator"):
         ts = [await _once(dsn, mode, reads, args.n) for _ in range(args.reps)]
-        print(f"{mode:9} {args.size} B: best {min(ts) / args.n * 1e9:.0f} ns per notification, "
+        print(f"{mode:9} {args.size} B, {args.read} B reads: best {min(ts) / args.n * 1e9:.0f} ns per notification, "
               f"median {statistics.median(ts) / args.n * 1e9:.0f}", flush=True)
 
 
@@ -95,6 +97,7 @@ def main() -> None:
     ap.add_argument("--dsn")
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--read", type=int, default=65536, help="bytes per socket read")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--loops", default="asyncio,uvloop")
     args = ap.parse_args()
