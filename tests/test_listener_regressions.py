@@ -34,9 +34,14 @@ async def _wait_for(cond, timeout=10.0):
 
 async def _notify(pool, channel, *payloads):
     """One transaction: the notifications arrive together, in this order."""
+    await _notify_each(pool, *[(channel, p) for p in payloads])
+
+
+async def _notify_each(pool, *notifications):
+    """``(channel, payload)`` pairs in one transaction, in this order."""
     conn = await pool.connection()
     try:
-        sql = "SELECT " + ", ".join(f"pg_notify('{channel}', '{p}')" for p in payloads)
+        sql = "SELECT " + ", ".join(f"pg_notify('{ch}', '{p}')" for ch, p in notifications)
         await conn.execute(sql)
     finally:
         conn.close()
@@ -292,13 +297,8 @@ async def test_a_callback_takes_its_channel_from_the_backlog_in_order_and_leaves
     try:
         await listener.connection.execute('LISTEN "b5_a"')
         await listener.connection.execute('LISTEN "b5_b"')
-        conn = await pool.connection()
-        try:
-            await conn.execute("SELECT pg_notify('b5_a', 'a1'), pg_notify('b5_b', 'b1'), "
-                               "pg_notify('b5_a', 'a2'), pg_notify('b5_b', 'b2'), "
-                               "pg_notify('b5_a', 'a3')")
-        finally:
-            conn.close()
+        await _notify_each(pool, ("b5_a", "a1"), ("b5_b", "b1"), ("b5_a", "a2"),
+                           ("b5_b", "b2"), ("b5_a", "a3"))
         await _wait_for(lambda: listener.buffered == 5)
         await listener.add_callback("b5_a", cb)
         await _notify(pool, "b5_a", "a4")

@@ -63,7 +63,6 @@ cdef dict _PY_FORMATS = {"text": PY_TEXT, "binary": PY_BINARY, "tuple": PY_TUPLE
 cdef dict _builtin_codecs = {}
 
 
-@cython.final
 cdef TypeCodec _new_codec(uint32_t oid, str name, int kind, bint binary):
     cdef TypeCodec c = TypeCodec.__new__(TypeCodec)
     c.oid = oid
@@ -73,6 +72,7 @@ cdef TypeCodec _new_codec(uint32_t oid, str name, int kind, bint binary):
     return c
 
 
+@cython.final
 cdef class TypeCodec:
     """How to decode values of one type in one format (see the factory methods)."""
     cdef:
